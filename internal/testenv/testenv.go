@@ -1,0 +1,282 @@
+// Package testenv holds what oomkit's integration tests share: the rule that
+// a missing component skips a test (or fails it under OOMKIT_INTEGRATION=1),
+// child memory cgroups that are always removed, the memhog helper binary and
+// the Docker Engine the CI starts.
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/client"
+	"golang.org/x/sys/unix"
+)
+
+// Integration reports whether OOMKIT_INTEGRATION=1: missing components then
+// fail tests instead of skipping them.
+func Integration() bool { return os.Getenv("OOMKIT_INTEGRATION") == "1" }
+
+// Unavailable skips the test with the reason, or fails it under
+// OOMKIT_INTEGRATION=1.
+func Unavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if Integration() {
+		t.Fatalf("OOMKIT_INTEGRATION=1 but %s", msg)
+	}
+	t.Skip(msg)
+}
+
+// V1MemoryMount is where the v1 memory controller is mounted on the hosts
+// oomkit is tested on.
+const V1MemoryMount = "/sys/fs/cgroup/memory"
+
+// OwnMemoryCgroup returns the v1 memory cgroup path of this process (as in
+// /proc/self/cgroup) and its directory, or calls Unavailable.
+func OwnMemoryCgroup(t testing.TB) (path, dir string) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		Unavailable(t, "memory cgroups need Linux")
+	}
+	if os.Geteuid() != 0 {
+		Unavailable(t, "creating memory cgroups needs root")
+	}
+	data, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		Unavailable(t, "read /proc/self/cgroup: %v", err)
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		for c := range strings.SplitSeq(parts[1], ",") {
+			if c == "memory" {
+				dir = filepath.Join(V1MemoryMount, parts[2])
+				if _, err := os.Stat(filepath.Join(dir, "memory.limit_in_bytes")); err != nil {
+					Unavailable(t, "own memory cgroup %s is not readable: %v", dir, err)
+				}
+				return parts[2], dir
+			}
+		}
+	}
+	Unavailable(t, "no cgroup v1 memory controller in /proc/self/cgroup")
+	return "", ""
+}
+
+// Cgroup is a v1 memory cgroup a test created; it is removed when the test
+// ends, its processes killed first, also when the test fails.
+type Cgroup struct {
+	Path string // as the kernel prints it, from the hierarchy root
+	Dir  string // its directory under V1MemoryMount
+	t    testing.TB
+}
+
+// NewCgroup creates a child memory cgroup under parent (nil: under this
+// process's own memory cgroup), or calls Unavailable.
+func NewCgroup(t testing.TB, parent *Cgroup, name string) *Cgroup {
+	t.Helper()
+	var ppath, pdir string
+	if parent == nil {
+		ppath, pdir = OwnMemoryCgroup(t)
+	} else {
+		ppath, pdir = parent.Path, parent.Dir
+	}
+	name = fmt.Sprintf("%s-%d-%d", name, os.Getpid(), time.Now().UnixNano()%1e9)
+	dir := filepath.Join(pdir, name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		Unavailable(t, "create memory cgroup %s: %v", dir, err)
+	}
+	c := &Cgroup{Path: filepath.Join(ppath, name), Dir: dir, t: t}
+	t.Cleanup(c.remove)
+	return c
+}
+
+// SetLimit writes memory.limit_in_bytes.
+func (c *Cgroup) SetLimit(bytes int64) {
+	c.t.Helper()
+	c.Write("memory.limit_in_bytes", strconv.FormatInt(bytes, 10))
+}
+
+// Write writes a value to a file of the cgroup, failing the test on error.
+func (c *Cgroup) Write(file, value string) {
+	c.t.Helper()
+	if err := os.WriteFile(filepath.Join(c.Dir, file), []byte(value), 0o644); err != nil {
+		c.t.Fatalf("write %s to %s: %v", value, file, err)
+	}
+}
+
+// Start starts argv as a process inside the cgroup (it joins before exec)
+// and returns it; the caller waits for it.
+func (c *Cgroup) Start(argv ...string) *exec.Cmd {
+	c.t.Helper()
+	script := `echo $$ > "$0/cgroup.procs" && exec "$@"`
+	cmd := exec.Command("/bin/sh", append([]string{"-c", script, c.Dir}, argv...)...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		c.t.Fatalf("start %v in %s: %v", argv, c.Path, err)
+	}
+	return cmd
+}
+
+// Run runs argv inside the cgroup and returns its wait status.
+func (c *Cgroup) Run(argv ...string) syscall.WaitStatus {
+	c.t.Helper()
+	cmd := c.Start(argv...)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		c.t.Fatalf("wait %v: %v", argv, err)
+	}
+	return cmd.ProcessState.Sys().(syscall.WaitStatus)
+}
+
+func (c *Cgroup) remove() {
+	// Children first: the kernel refuses to remove a cgroup that has any.
+	entries, _ := os.ReadDir(c.Dir)
+	for _, e := range entries {
+		if e.IsDir() {
+			(&Cgroup{Path: filepath.Join(c.Path, e.Name()), Dir: filepath.Join(c.Dir, e.Name()), t: c.t}).remove()
+		}
+	}
+	for range 50 {
+		data, err := os.ReadFile(filepath.Join(c.Dir, "cgroup.procs"))
+		if err != nil {
+			return // already gone
+		}
+		pids := strings.Fields(string(data))
+		for _, p := range pids {
+			if pid, err := strconv.Atoi(p); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		if err := os.Remove(c.Dir); err == nil || errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.t.Errorf("could not remove test cgroup %s", c.Dir)
+}
+
+var (
+	hogOnce sync.Once
+	hogPath string
+	hogErr  error
+)
+
+// MemHog builds internal/cmd/memhog (static, so it also runs inside a
+// busybox container) once per test binary and returns its path.
+func MemHog(t testing.TB) string {
+	t.Helper()
+	hogOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "oomkit-memhog-")
+		if err != nil {
+			hogErr = err
+			return
+		}
+		hogPath = filepath.Join(dir, "memhog")
+		cmd := exec.Command("go", "build", "-o", hogPath, "github.com/oomkit/oomkit/internal/cmd/memhog")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			hogErr = fmt.Errorf("build memhog: %v\n%s", err, out)
+		}
+	})
+	if hogErr != nil {
+		t.Fatal(hogErr)
+	}
+	return hogPath
+}
+
+// DefaultImage is the image .ci/run imports from a busybox rootfs.
+const DefaultImage = "oomkit-busybox:latest"
+
+// Image returns the test image name: $OOMKIT_TEST_IMAGE or DefaultImage.
+func Image() string {
+	if s := os.Getenv("OOMKIT_TEST_IMAGE"); s != "" {
+		return s
+	}
+	return DefaultImage
+}
+
+// Docker returns a client for the Engine at $DOCKER_HOST (or the default
+// socket) after checking that it answers and has the test image, or calls
+// Unavailable.
+func Docker(t testing.TB) *client.Client {
+	t.Helper()
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		Unavailable(t, "docker client: %v", err)
+	}
+	t.Cleanup(func() { _ = cli.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := cli.Ping(ctx); err != nil {
+		Unavailable(t, "no Docker Engine at %s: %v", cli.DaemonHost(), err)
+	}
+	if _, err := cli.ImageInspect(ctx, Image()); err != nil {
+		Unavailable(t, "test image %s missing (made by .ci/run): %v", Image(), err)
+	}
+	return cli
+}
+
+// KernelLogSince returns the kernel log lines from /dev/kmsg whose
+// timestamps are at or after since (time since boot), read without
+// blocking. It calls Unavailable when /dev/kmsg cannot be read.
+func KernelLogSince(t testing.TB, since time.Duration) []byte {
+	t.Helper()
+	// Raw non-blocking reads: os.File would park on the poller instead of
+	// returning EAGAIN at the end of the buffer.
+	fd, err := unix.Open("/dev/kmsg", unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		Unavailable(t, "read /dev/kmsg: %v", err)
+	}
+	defer unix.Close(fd)
+	var out bytes.Buffer
+	buf := make([]byte, 8192)
+	for {
+		n, err := unix.Read(fd, buf)
+		if err == unix.EPIPE { // records overwritten under us: keep reading
+			continue
+		}
+		if err != nil || n <= 0 {
+			break // EAGAIN: the end
+		}
+		rec := buf[:n]
+		semi := bytes.IndexByte(rec, ';')
+		if semi < 0 {
+			continue
+		}
+		fields := bytes.Split(rec[:semi], []byte(","))
+		if len(fields) < 3 {
+			continue
+		}
+		us, err := strconv.ParseInt(string(fields[2]), 10, 64)
+		if err != nil || time.Duration(us)*time.Microsecond < since {
+			continue
+		}
+		out.Write(rec)
+	}
+	return out.Bytes()
+}
+
+// Uptime returns CLOCK_MONOTONIC, the clock of /dev/kmsg timestamps.
+func Uptime(t testing.TB) time.Duration {
+	t.Helper()
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		t.Fatalf("clock_gettime: %v", err)
+	}
+	return time.Duration(ts.Nano())
+}

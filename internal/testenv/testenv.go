@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -127,6 +128,22 @@ func (c *Cgroup) Start(argv ...string) *exec.Cmd {
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		c.t.Fatalf("start %v in %s: %v", argv, c.Path, err)
+	}
+	// The shell moves itself (the same pid after exec) into the cgroup:
+	// wait until it is there, so callers can look the process up at once.
+	want := strconv.Itoa(cmd.Process.Pid)
+	for range 500 {
+		data, err := os.ReadFile(filepath.Join(c.Dir, "cgroup.procs"))
+		if err != nil {
+			break
+		}
+		if slices.Contains(strings.Fields(string(data)), want) {
+			return cmd
+		}
+		if cmd.ProcessState != nil {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 	return cmd
 }

@@ -112,4 +112,3 @@ func parseStatus(b []byte, name string) (Process, error) {
 	}
 	return p, nil
 }
-

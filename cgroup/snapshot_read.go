@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+
+	"golang.org/x/sys/unix"
 )
 
 // Snapshot reads the cgroup's memory state. Files the version or kernel
@@ -97,26 +99,24 @@ func (c *Cgroup) readV1(r *dirReader, s *MemorySnapshot) error {
 	case s.MemSwLimit.Set() && s.Limit.Set():
 		s.SwapLimit = LimitOf(max(s.MemSwLimit.Bytes-s.Limit.Bytes, 0))
 	}
-	return c.readHostPressure(s)
+	return c.readHostPressure(r, s)
 }
 
 // readHostPressure fills Pressure from <procroot>/pressure/memory for v1,
-// whose cgroups have no pressure file of their own; absent PSI leaves it
-// unknown.
-func (c *Cgroup) readHostPressure(s *MemorySnapshot) error {
-	hr, err := openDir(filepath.Join(c.fs.procRoot, "pressure"))
+// whose cgroups have no pressure file of their own. Absent PSI (no
+// CONFIG_PSI, or psi=0, where reads fail with EOPNOTSUPP) leaves it unknown.
+func (c *Cgroup) readHostPressure(r *dirReader, s *MemorySnapshot) error {
+	name := filepath.Join(c.fs.procRoot, "pressure", "memory")
+	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		if errors.Is(err, ErrGone) {
-			return nil // no PSI on this kernel
-		}
-		return err
+		return nil //nolint:nilerr // no PSI on this kernel: unknown, not an error
 	}
-	defer hr.close()
-	b, ok, err := hr.read("memory")
-	if err != nil || !ok {
-		return nil //nolint:nilerr // PSI disabled (psi=0 makes reads fail with EOPNOTSUPP): unknown, not an error
+	defer unix.Close(fd)
+	n, err := unix.Pread(fd, r.buf, 0)
+	if err != nil || n <= 0 {
+		return nil //nolint:nilerr // psi=0: unknown, not an error
 	}
-	p, err := parsePressure(b, hr.path("memory"))
+	p, err := parsePressure(r.buf[:n], name)
 	if err != nil {
 		return err
 	}

@@ -207,7 +207,7 @@ func MemHog(t testing.TB) string {
 		cmd := exec.Command("go", "build", "-o", hogPath, "github.com/oomkit/oomkit/internal/cmd/memhog")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			hogErr = fmt.Errorf("build memhog: %v\n%s", err, out)
+			hogErr = fmt.Errorf("build memhog: %w\n%s", err, out)
 		}
 	})
 	if hogErr != nil {
@@ -264,7 +264,7 @@ func KernelLogSince(t testing.TB, since time.Duration) []byte {
 	buf := make([]byte, 8192)
 	for {
 		n, err := unix.Read(fd, buf)
-		if err == unix.EPIPE { // records overwritten under us: keep reading
+		if errors.Is(err, unix.EPIPE) { // records overwritten under us: keep reading
 			continue
 		}
 		if err != nil || n <= 0 {

@@ -1,0 +1,176 @@
+package oom
+
+import (
+	"fmt"
+	"time"
+)
+
+// Scope says what ran out of memory: a cgroup's limit, or the whole host.
+type Scope int
+
+const (
+	// ScopeUnknown is the zero Scope: the report does not say.
+	ScopeUnknown Scope = iota
+	// ScopeCgroup is a memory cgroup hitting its limit (CONSTRAINT_MEMCG).
+	ScopeCgroup
+	// ScopeGlobal is the host running out of memory (global_oom).
+	ScopeGlobal
+)
+
+// String returns "unknown", "cgroup" or "global".
+func (s Scope) String() string {
+	switch s {
+	case ScopeCgroup:
+		return "cgroup"
+	case ScopeGlobal:
+		return "global"
+	default:
+		return "unknown"
+	}
+}
+
+// MarshalText returns String().
+func (s Scope) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText accepts what MarshalText produces.
+func (s *Scope) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "cgroup":
+		*s = ScopeCgroup
+	case "global":
+		*s = ScopeGlobal
+	case "unknown", "":
+		*s = ScopeUnknown
+	default:
+		return fmt.Errorf("oom: unknown scope %q", b)
+	}
+	return nil
+}
+
+// Invoker is the task whose allocation invoked the OOM killer (the
+// "<comm> invoked oom-killer: gfp_mask=..., order=N, oom_score_adj=N" line
+// and the "CPU: N PID: N Comm: ..." line after it).
+type Invoker struct {
+	PID         int    `json:"pid,omitempty"`
+	Comm        string `json:"comm,omitempty"`
+	GFPMask     string `json:"gfp_mask,omitempty"`
+	Order       int    `json:"order"`
+	OOMScoreAdj int    `json:"oom_score_adj"`
+}
+
+// Task is a killed task as the kill line prints it. Sizes are in KiB;
+// fields a kernel did not print are zero with their Known flag false
+// (UID, pgtables and oom_score_adj arrived in 5.4, shmem-rss in 4.x).
+type Task struct {
+	PID              int    `json:"pid"`
+	Comm             string `json:"comm"`
+	UID              int    `json:"uid"`
+	UIDKnown         bool   `json:"uid_known"`
+	TotalVMKB        uint64 `json:"total_vm_kb"`
+	AnonRSSKB        uint64 `json:"anon_rss_kb"`
+	FileRSSKB        uint64 `json:"file_rss_kb"`
+	ShmemRSSKB       uint64 `json:"shmem_rss_kb"`
+	PgtablesKB       uint64 `json:"pgtables_kb"`
+	OOMScoreAdj      int    `json:"oom_score_adj"`
+	OOMScoreAdjKnown bool   `json:"oom_score_adj_known"`
+}
+
+// Selected is the task the pre-5.1 "Kill process N (comm) score S or
+// sacrifice child" line chose; the kernel may then kill a child instead.
+type Selected struct {
+	PID   int    `json:"pid"`
+	Comm  string `json:"comm"`
+	Score int    `json:"score"`
+}
+
+// Counter is one "memory: usage XkB, limit YkB, failcnt Z" style line of a
+// memory cgroup report (also memory+swap, kmem and the v2 swap line).
+type Counter struct {
+	UsageKB uint64 `json:"usage_kb"`
+	LimitKB uint64 `json:"limit_kb"`
+	Failcnt uint64 `json:"failcnt"`
+	Known   bool   `json:"known"`
+}
+
+// TaskRow is one row of the "Tasks state" table. Sizes are as printed: in
+// pages, but pgtables_bytes in bytes. Columns a kernel did not print are 0.
+type TaskRow struct {
+	PID           int    `json:"pid"`
+	UID           int    `json:"uid"`
+	TGID          int    `json:"tgid"`
+	TotalVMPages  uint64 `json:"total_vm_pages"`
+	RSSPages      uint64 `json:"rss_pages"`
+	RSSAnonPages  uint64 `json:"rss_anon_pages,omitempty"`
+	RSSFilePages  uint64 `json:"rss_file_pages,omitempty"`
+	RSSShmemPages uint64 `json:"rss_shmem_pages,omitempty"`
+	PgtablesBytes uint64 `json:"pgtables_bytes,omitempty"`
+	NrPtes        uint64 `json:"nr_ptes,omitempty"`
+	Swapents      uint64 `json:"swapents"`
+	OOMScoreAdj   int    `json:"oom_score_adj"`
+	Name          string `json:"name"`
+}
+
+// Reaped is the "oom_reaper: reaped process N (comm), now anon-rss:..."
+// line: what was left of the victim after the reaper ran.
+type Reaped struct {
+	PID        int    `json:"pid"`
+	Comm       string `json:"comm"`
+	AnonRSSKB  uint64 `json:"anon_rss_kb"`
+	FileRSSKB  uint64 `json:"file_rss_kb"`
+	ShmemRSSKB uint64 `json:"shmem_rss_kb"`
+}
+
+// MaxTaskRows is how many rows of the task table a Report keeps: the
+// largest by RSS.
+const MaxTaskRows = 16
+
+// MaxEvidence is how many verbatim lines a Report keeps.
+const MaxEvidence = 16
+
+// Report is one OOM kill as the kernel reported it. Fields the report did
+// not print are zero (strings empty), with Known flags where zero is a value.
+type Report struct {
+	// Time is the wall time from a dmesg -T, syslog or journal prefix;
+	// zero when the prefix has none.
+	Time time.Time `json:"time"`
+	// Uptime is the monotonic stamp of a dmesg or /dev/kmsg prefix; 0 when
+	// the prefix has none.
+	Uptime time.Duration `json:"uptime"`
+	// Host is the host name of a syslog or journal prefix.
+	Host string `json:"host,omitempty"`
+
+	Invoker Invoker `json:"invoker"`
+	// Constraint is the summary's constraint ("CONSTRAINT_MEMCG",
+	// "CONSTRAINT_NONE", "CONSTRAINT_CPUSET", "CONSTRAINT_MEMORY_POLICY").
+	Constraint string `json:"constraint,omitempty"`
+	Scope      Scope  `json:"scope"`
+	// OOMMemcg is the cgroup whose limit was hit; empty for a global OOM.
+	OOMMemcg string `json:"oom_memcg,omitempty"`
+	// TaskMemcg is the victim's cgroup.
+	TaskMemcg string `json:"task_memcg,omitempty"`
+
+	Victim   Task      `json:"victim"`
+	Selected *Selected `json:"selected,omitempty"`
+
+	Memcg Counter `json:"memcg"`  // "memory: usage ..., limit ..., failcnt ..."
+	MemSw Counter `json:"memsw"`  // "memory+swap: ..." (v1)
+	Kmem  Counter `json:"kmem"`   // "kmem: ..." (v1)
+	Swap  Counter `json:"swap"`   // "swap: ..." (v2)
+
+	// Tasks holds the largest rows of the task table, biggest RSS first.
+	Tasks []TaskRow `json:"tasks,omitempty"`
+	// TasksSeen counts all rows of the task table.
+	TasksSeen int `json:"tasks_seen"`
+
+	Reaped *Reaped `json:"reaped,omitempty"`
+	// GroupVictims holds the other tasks killed with the victim because of
+	// memory.oom.group, deduplicated by pid.
+	GroupVictims []Task `json:"group_victims,omitempty"`
+	// GroupMemcg is the cgroup of a memory.oom.group kill.
+	GroupMemcg string `json:"group_memcg,omitempty"`
+	// AlreadyExiting lists "OOM victim N (comm) is already exiting" pids.
+	AlreadyExiting []int `json:"already_exiting,omitempty"`
+
+	// Evidence holds the report's key lines verbatim, without prefix.
+	Evidence []string `json:"evidence,omitempty"`
+}

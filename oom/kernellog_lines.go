@@ -478,7 +478,14 @@ func parseKilled(msg []byte, t *Task) Scope {
 		tv, rest, _ = bytes.Cut(rest, []byte(","))
 		t.TotalVMKB, _ = kb(bytes.TrimSpace(tv))
 	}
+	prevUID := false
 	for f := range bytes.FieldsFuncSeq(rest, func(r rune) bool { return r == ' ' || r == ',' }) {
+		if prevUID { // the RHEL 7 backport prints "UID 0," before total-vm
+			if n, ok := atoi(f); ok {
+				t.UID, t.UIDKnown = n, true
+			}
+		}
+		prevUID = string(f) == "UID"
 		k, v, ok := bytes.Cut(f, []byte(":"))
 		if !ok {
 			continue

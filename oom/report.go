@@ -152,10 +152,10 @@ type Report struct {
 	Victim   Task      `json:"victim"`
 	Selected *Selected `json:"selected,omitempty"`
 
-	Memcg Counter `json:"memcg"`  // "memory: usage ..., limit ..., failcnt ..."
-	MemSw Counter `json:"memsw"`  // "memory+swap: ..." (v1)
-	Kmem  Counter `json:"kmem"`   // "kmem: ..." (v1)
-	Swap  Counter `json:"swap"`   // "swap: ..." (v2)
+	Memcg Counter `json:"memcg"` // "memory: usage ..., limit ..., failcnt ..."
+	MemSw Counter `json:"memsw"` // "memory+swap: ..." (v1)
+	Kmem  Counter `json:"kmem"`  // "kmem: ..." (v1)
+	Swap  Counter `json:"swap"`  // "swap: ..." (v2)
 
 	// Tasks holds the largest rows of the task table, biggest RSS first.
 	Tasks []TaskRow `json:"tasks,omitempty"`

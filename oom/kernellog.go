@@ -70,7 +70,6 @@ type Parser struct {
 	st      reportState
 	ready   []Report
 	skipped int // lines skipped for length
-	lines   int
 	err     error
 }
 
@@ -110,7 +109,7 @@ func NewParser(r io.Reader, opts ...ParserOption) (*Parser, error) {
 			return nil, err
 		}
 	}
-	p.r = bufio.NewReaderSize(r, p.maxLine)
+	p.r = bufio.NewReaderSize(r, max(p.maxLine, 64<<10))
 	return p, nil
 }
 
@@ -174,7 +173,7 @@ func (p *Parser) Next() (Report, error) {
 			if errors.Is(err, io.EOF) {
 				p.err = io.EOF
 			} else {
-				p.err = fmt.Errorf("oom: read kernel log after line %d: %w", p.lines, err)
+				p.err = fmt.Errorf("oom: read kernel log: %w", err)
 			}
 			if line == nil {
 				continue
@@ -206,8 +205,13 @@ func (p *Parser) Flush() (Report, bool) {
 
 // readLine returns the next line without its line ending; a line longer
 // than the maximum is skipped. The slice is valid until the next call.
+// Outside a report it first skips, a buffer at a time, every line that
+// cannot start one.
 func (p *Parser) readLine() ([]byte, error) {
 	for {
+		if p.cur == nil {
+			p.skipUnrelated()
+		}
 		line, err := p.r.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			p.skipped++
@@ -217,16 +221,49 @@ func (p *Parser) readLine() ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			p.lines++
 			continue
 		}
 		if len(line) == 0 && err != nil {
 			return nil, err
 		}
-		p.lines++
+		if len(line) > p.maxLine {
+			p.skipped++
+			continue
+		}
 		line = bytes.TrimRight(line, "\r\n")
 		return line, err
 	}
+}
+
+// skipUnrelated discards the buffered complete lines before the first one
+// that holds a word every report-starting line holds. It never blocks: it
+// looks only at what is already buffered.
+func (p *Parser) skipUnrelated() {
+	n := p.r.Buffered()
+	if n == 0 {
+		return
+	}
+	buf, _ := p.r.Peek(n)
+	last := bytes.LastIndexByte(buf, '\n')
+	if last < 0 {
+		return
+	}
+	region := buf[:last+1]
+	hit := -1
+	for _, kw := range [...][]byte{kwOOM, kwKill, kwOOMUp} {
+		lim := region
+		if hit >= 0 {
+			lim = region[:hit]
+		}
+		if i := bytes.Index(lim, kw); i >= 0 {
+			hit = i
+		}
+	}
+	if hit < 0 {
+		_, _ = p.r.Discard(last + 1)
+		return
+	}
+	_, _ = p.r.Discard(bytes.LastIndexByte(region[:hit], '\n') + 1)
 }
 
 var (
@@ -315,7 +352,7 @@ func (p *Parser) line(raw []byte) {
 		if p.cur == nil {
 			p.begin(pre)
 		}
-		if pid, ok := parseExiting(msg); ok {
+		if pid, ok := parseExiting(msg); ok && len(p.cur.AlreadyExiting) < MaxGroupVictims {
 			p.cur.AlreadyExiting = append(p.cur.AlreadyExiting, pid)
 		}
 		p.evidence(msg)
@@ -388,6 +425,9 @@ func (p *Parser) evidence(msg []byte) {
 }
 
 func addGroupVictim(r *Report, t Task) {
+	if len(r.GroupVictims) >= MaxGroupVictims {
+		return
+	}
 	for _, v := range r.GroupVictims {
 		if v.PID == t.PID {
 			return

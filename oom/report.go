@@ -124,6 +124,10 @@ type Reaped struct {
 // largest by RSS.
 const MaxTaskRows = 16
 
+// MaxGroupVictims is how many other victims of a memory.oom.group kill (and
+// how many already-exiting victims) a Report keeps.
+const MaxGroupVictims = 256
+
 // MaxEvidence is how many verbatim lines a Report keeps.
 const MaxEvidence = 16
 

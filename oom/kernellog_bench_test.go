@@ -3,6 +3,7 @@ package oom_test
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -84,7 +85,7 @@ func benchParse(b *testing.B, data *[]byte, kills *int) {
 		n := 0
 		for {
 			r, err := p.Next()
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
@@ -158,7 +159,7 @@ func TestNoAllocationsPerUnrelatedLine(t *testing.T) {
 	allocs := func(data []byte) float64 {
 		return testing.AllocsPerRun(5, func() {
 			p, _ := oom.NewParser(bytes.NewReader(data))
-			if _, err := p.Next(); err != io.EOF {
+			if _, err := p.Next(); !errors.Is(err, io.EOF) {
 				t.Fatal(err)
 			}
 		})

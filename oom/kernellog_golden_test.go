@@ -15,12 +15,12 @@ import (
 
 // victimFacts are what a person reads from a report.
 type victimFacts struct {
-	pid                 int
-	comm                string
-	scope               oom.Scope
-	oomMemcg, taskMemcg string
-	selected            int // 0: none printed
-	reaped              bool
+	pid      int
+	comm     string
+	scope    oom.Scope
+	oomMemcg string
+	selected int // 0: none printed
+	reaped   bool
 }
 
 // TestGolden parses every report under testdata/kernel, checks the facts

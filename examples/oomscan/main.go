@@ -190,4 +190,3 @@ func usage(r oom.Report) string {
 	}
 	return kib(r.Memcg.UsageKB) + "/" + kib(r.Memcg.LimitKB)
 }
-

@@ -244,3 +244,20 @@ func (s MemorySnapshot) OOMKills() Count {
 	}
 	return s.Events.OOMKill
 }
+
+// NonReclaimable returns the part of usage reclaim cannot free without
+// swap or a kill: anonymous memory and shmem, plus unreclaimable slab and
+// socket buffers where the version reports them. It is unknown when anon is.
+// Its steady growth, unlike page cache's, is a leak.
+func (s MemorySnapshot) NonReclaimable() Amount {
+	if !s.Stat.Anon.Known {
+		return Amount{}
+	}
+	n := s.Stat.Anon.Bytes
+	for _, a := range []Amount{s.Stat.Shmem, s.Stat.SlabUnreclaimable, s.Stat.Sock} {
+		if a.Known {
+			n += a.Bytes
+		}
+	}
+	return AmountOf(n)
+}

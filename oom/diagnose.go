@@ -1,0 +1,630 @@
+package oom
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	units "github.com/docker/go-units"
+
+	"github.com/oomkit/oomkit/cgroup"
+)
+
+// Cause is why a container died, or what puts it at risk.
+type Cause string
+
+// The causes Diagnose tells apart.
+const (
+	CauseContainerLimit Cause = "container_limit" // the container's own limit was hit
+	CauseAncestorLimit  Cause = "ancestor_limit"  // a pod, slice or other ancestor's limit was hit
+	CauseHostPressure   Cause = "host_pressure"   // the whole host ran out (global OOM)
+	CauseLeak           Cause = "leak"            // non-reclaimable usage grows toward any limit
+	CauseNotOOM         Cause = "not_oom"         // SIGKILLed, but not by the OOM killer
+	CauseChildKilled    Cause = "child_killed"    // a child was OOM-killed; the main process lived
+	CauseNoLimit        Cause = "no_limit"        // no limit anywhere: a risk, not a kill
+	CauseSwap           Cause = "swap"            // swap misconfigured or exhausted
+	CauseUnknown        Cause = "unknown"         // the evidence says nothing either way
+)
+
+// RankedCause is one cause with how sure Diagnose is of it (0..1).
+type RankedCause struct {
+	Cause       Cause   `json:"cause"`
+	Confidence  float64 `json:"confidence"`
+	Explanation string  `json:"explanation"`
+}
+
+// Item is one piece of evidence: where it comes from ("cgroup", "kernel",
+// "docker", "samples", "host") and what it says, with the report line
+// verbatim where there is one.
+type Item struct {
+	Source string `json:"source"`
+	Cgroup string `json:"cgroup,omitempty"`
+	Text   string `json:"text"`
+	Line   string `json:"line,omitempty"`
+}
+
+// Remedy is a concrete change: a setting and its value where one applies,
+// and what to do.
+type Remedy struct {
+	Setting string `json:"setting,omitempty"` // e.g. "--memory"
+	Value   string `json:"value,omitempty"`   // e.g. "160m"
+	Action  string `json:"action"`
+}
+
+// LeakTrend is a steady growth of non-reclaimable memory.
+type LeakTrend struct {
+	BytesPerHour float64 `json:"bytes_per_hour"`
+	// HoursToLimit is the forecast time from the last sample to the
+	// limit; -1 when there is no limit.
+	HoursToLimit float64 `json:"hours_to_limit"`
+	R2           float64 `json:"r2"`
+	Samples      int     `json:"samples"`
+}
+
+// Diagnosis is Diagnose's answer.
+type Diagnosis struct {
+	Cause       Cause         `json:"cause"`
+	Causes      []RankedCause `json:"causes"`
+	Killed      bool          `json:"killed"`
+	Explanation string        `json:"explanation"`
+	Evidence    []Item        `json:"evidence"`
+	// Conflicts lists evidence that disagrees (Docker says OOMKilled, the
+	// kernel says the victim was a child); reported, not hidden.
+	Conflicts  []string   `json:"conflicts"`
+	Remedies   []Remedy   `json:"remedies"`
+	VictimPID  int        `json:"victim_pid"`
+	VictimComm string     `json:"victim_comm"`
+	LimitBytes int64      `json:"limit_bytes"`
+	OOMMemcg   string     `json:"oom_memcg"`
+	Leak       *LeakTrend `json:"leak"`
+	// Missing is what the evidence lacked, as the collectors said.
+	Missing []string `json:"missing"`
+}
+
+// Diagnose classifies what happened to a container from the evidence. It
+// is a pure function: no files, no clock.
+func Diagnose(ev Evidence) Diagnosis {
+	d := &diag{ev: ev, scores: map[Cause]*RankedCause{}}
+	d.out.Missing = append([]string{}, ev.Missing...)
+	d.out.Conflicts = []string{}
+	d.out.Remedies = []Remedy{}
+	d.out.Evidence = []Item{}
+	d.setup()
+	d.kernel()
+	d.counters()
+	d.docker()
+	d.swap()
+	d.leak()
+	d.limits()
+	d.conclude()
+	return d.out
+}
+
+type diag struct {
+	ev     Evidence
+	out    Diagnosis
+	scores map[Cause]*RankedCause
+
+	path      string                 // the container's cgroup path, "" when unknown
+	tree      []cgroup.MemorySnapshot // latest view: After, else Before
+	deltas    []*cgroup.Delta         // per level, nil where not computable
+	reports   []Report                // those about this container
+	oomKilled bool                    // some evidence of an OOM kill
+	exit137   bool
+	mainAlive bool
+	limit     cgroup.Limit // effective: the container's, else the nearest ancestor's
+	peak      cgroup.Bytes
+}
+
+func (d *diag) add(c Cause, conf float64, why string) {
+	if r, ok := d.scores[c]; ok {
+		if conf > r.Confidence {
+			r.Confidence, r.Explanation = conf, why
+		}
+		return
+	}
+	d.scores[c] = &RankedCause{Cause: c, Confidence: conf, Explanation: why}
+}
+
+func (d *diag) item(src, cg, text, line string) {
+	d.out.Evidence = append(d.out.Evidence, Item{Source: src, Cgroup: cg, Text: text, Line: line})
+}
+
+func (d *diag) setup() {
+	d.tree = d.ev.After
+	if len(d.tree) == 0 {
+		d.tree = d.ev.Before
+	}
+	if len(d.tree) > 0 {
+		d.path = d.tree[0].Path
+	}
+	if len(d.ev.Before) > 0 && len(d.ev.After) > 0 {
+		for i := range min(len(d.ev.Before), len(d.ev.After)) {
+			if delta, err := cgroup.Diff(d.ev.Before[i], d.ev.After[i]); err == nil {
+				d.deltas = append(d.deltas, &delta)
+			} else {
+				d.deltas = append(d.deltas, nil)
+			}
+		}
+	}
+	for _, s := range d.tree {
+		if s.Limit.Set() {
+			d.limit = s.Limit
+			break
+		}
+	}
+	for _, s := range append(append([]cgroup.MemorySnapshot{}, d.ev.Before...), d.ev.After...) {
+		if s.Path == d.path && s.Peak.Known && s.Peak.Bytes > d.peak {
+			d.peak = s.Peak.Bytes
+		}
+	}
+	for _, s := range d.ev.Samples {
+		if s.WorkingSet > d.peak {
+			d.peak = s.WorkingSet
+		}
+	}
+	if d.limit.Set() {
+		d.out.LimitBytes = int64(d.limit.Bytes)
+	}
+	if d.ev.Inspect != nil && d.ev.Inspect.State != nil {
+		st := d.ev.Inspect.State
+		if d.ev.MainPID == 0 {
+			d.ev.MainPID = st.Pid
+		}
+		d.mainAlive = st.Running
+		if !st.Running && st.ExitCode == 137 {
+			d.exit137 = true
+		}
+	}
+	if d.ev.ExitCode != nil && *d.ev.ExitCode == 137 {
+		d.exit137 = true
+	}
+}
+
+// about reports whether a kernel report concerns this container.
+func (d *diag) about(r Report) bool {
+	if d.path == "" {
+		return true
+	}
+	if r.TaskMemcg != "" {
+		return r.TaskMemcg == d.path || strings.HasPrefix(r.TaskMemcg, d.path+"/")
+	}
+	if r.OOMMemcg != "" {
+		return r.OOMMemcg == d.path || strings.HasPrefix(r.OOMMemcg, d.path+"/")
+	}
+	return d.ev.MainPID != 0 && r.Victim.PID == d.ev.MainPID
+}
+
+func (d *diag) kernel() {
+	for _, r := range d.ev.Reports {
+		if d.about(r) {
+			d.reports = append(d.reports, r)
+		}
+	}
+	if len(d.reports) == 0 {
+		return
+	}
+	d.oomKilled = true
+	r := d.reports[len(d.reports)-1] // the latest kill decides; earlier ones are context
+	d.out.VictimPID, d.out.VictimComm, d.out.OOMMemcg = r.Victim.PID, r.Victim.Comm, r.OOMMemcg
+	line := ""
+	for _, e := range r.Evidence {
+		if strings.HasPrefix(e, "oom-kill:") || strings.Contains(e, "Killed process") || strings.HasPrefix(e, "Task in ") {
+			line = e
+			break
+		}
+	}
+	if len(d.reports) > 1 {
+		d.item("kernel", "", fmt.Sprintf("%d OOM kills in this cgroup in the kernel log; the latest is used", len(d.reports)), "")
+	}
+	switch {
+	case r.Scope == ScopeGlobal:
+		d.item("kernel", r.TaskMemcg, "the kernel killed "+victim(r)+" because the whole host ran out of memory (global OOM)", line)
+		d.add(CauseHostPressure, 0.95, "the kernel's report says global_oom: the host, not a cgroup limit, ran out of memory")
+	case r.OOMMemcg != "" && r.TaskMemcg != "" && r.OOMMemcg != r.TaskMemcg && strings.HasPrefix(r.TaskMemcg, r.OOMMemcg+"/"):
+		lim := d.limitOf(r.OOMMemcg)
+		if own := d.limitOf(r.TaskMemcg); own.Set() && lim.Set() && own.Bytes >= lim.Bytes {
+			d.item("kernel", r.OOMMemcg, "the kernel charged the kill to the ancestor "+r.OOMMemcg+", whose limit equals or is below the container's own", line)
+			d.add(CauseContainerLimit, 0.8, "the ancestor's limit ("+lim.String()+") is no larger than the container's ("+own.String()+"): the container's own size is what ran out")
+			return
+		}
+		d.item("kernel", r.OOMMemcg, "the kernel killed "+victim(r)+" because the limit of the ancestor cgroup "+r.OOMMemcg+" was hit", line)
+		d.add(CauseAncestorLimit, 0.95, "the limit of "+r.OOMMemcg+describeLimit(lim)+", an ancestor shared with other cgroups, was hit")
+	case r.Scope == ScopeCgroup:
+		d.item("kernel", r.OOMMemcg, "the kernel killed "+victim(r)+" because this cgroup's limit was hit"+usageLine(r), line)
+		d.add(CauseContainerLimit, 0.95, "the kernel's report names this cgroup as the one whose limit was hit")
+	default:
+		d.item("kernel", r.TaskMemcg, "the kernel's OOM killer killed "+victim(r), line)
+		d.add(CauseContainerLimit, 0.4, "the kernel killed a task of this container; the report does not say whose limit")
+	}
+}
+
+func victim(r Report) string {
+	if r.Victim.PID == 0 {
+		return "a task"
+	}
+	return fmt.Sprintf("%s (pid %d)", r.Victim.Comm, r.Victim.PID)
+}
+
+func usageLine(r Report) string {
+	if !r.Memcg.Known {
+		return ""
+	}
+	return fmt.Sprintf(" (usage %s of limit %s)", units.BytesSize(float64(r.Memcg.UsageKB)*1024), units.BytesSize(float64(r.Memcg.LimitKB)*1024))
+}
+
+func describeLimit(l cgroup.Limit) string {
+	if !l.Set() {
+		return ""
+	}
+	return " (" + l.String() + ")"
+}
+
+// limitOf returns the limit of a cgroup of the tree by path.
+func (d *diag) limitOf(p string) cgroup.Limit {
+	for _, s := range d.tree {
+		if s.Path == p {
+			return s.Limit
+		}
+	}
+	return cgroup.Limit{}
+}
+
+// counters reads the cgroup counters: deltas when both snapshots exist,
+// absolute values otherwise.
+func (d *diag) counters() {
+	if len(d.tree) == 0 {
+		return
+	}
+	c := d.tree[0]
+	var kills, ownHit cgroup.Count
+	delta := len(d.deltas) > 0 && d.deltas[0] != nil
+	if delta {
+		kills = d.deltas[0].OOMKills()
+		ownHit = ownLimitHit(d.deltas[0].LocalEvents, d.deltas[0].Failcnt, c)
+	} else {
+		kills = c.OOMKills()
+		ownHit = ownLimitHit(c.LocalEvents, c.Failcnt, c)
+	}
+	what := "since the first snapshot"
+	conf := 0.85
+	if !delta {
+		what, conf = "over the cgroup's life (one snapshot: a post-mortem)", 0.6
+	}
+	if !kills.Known || kills.N == 0 {
+		if delta && kills.Known {
+			d.item("cgroup", c.Path, "oom_kill did not move "+what, "")
+		}
+		return
+	}
+	d.oomKilled = true
+	d.item("cgroup", c.Path, fmt.Sprintf("oom_kill rose by %d %s", kills.N, what), "")
+	if ownHit.Known && ownHit.N > 0 && c.Limit.Set() {
+		d.item("cgroup", c.Path, fmt.Sprintf("its own limit %s was hit (%s %d)", c.Limit, hitName(c), ownHit.N), "")
+		d.add(CauseContainerLimit, conf, "the container's own limit ("+c.Limit.String()+") was reached and a task was OOM-killed")
+	}
+	for i := 1; i < len(d.tree); i++ {
+		a := d.tree[i]
+		var hit cgroup.Count
+		if delta && i < len(d.deltas) && d.deltas[i] != nil {
+			hit = ownLimitHit(d.deltas[i].LocalEvents, d.deltas[i].Failcnt, a)
+		} else if !delta {
+			hit = ownLimitHit(a.LocalEvents, a.Failcnt, a)
+		}
+		if hit.Known && hit.N > 0 && a.Limit.Set() {
+			d.item("cgroup", a.Path, fmt.Sprintf("the ancestor's limit %s was hit (%s %d)", a.Limit, hitName(a), hit.N), "")
+			if c.Limit.Set() && c.Limit.Bytes <= a.Limit.Bytes && ownHit.N > 0 {
+				continue // both limits were hit; the container's own is the tighter
+			}
+			if d.out.OOMMemcg == "" {
+				d.out.OOMMemcg = a.Path
+			}
+			d.add(CauseAncestorLimit, conf, "the limit of "+a.Path+" ("+a.Limit.String()+"), an ancestor shared with other cgroups, was hit while the container's own was not")
+			return
+		}
+	}
+	if !ownHit.Known || ownHit.N == 0 {
+		// Killed, and no limit on the way up was hit: the host ran out.
+		// v1 cannot tell (failcnt counts every hit, reclaim included).
+		c2 := 0.6
+		if c.Version == cgroup.V2 {
+			c2 = 0.8
+		}
+		d.item("cgroup", c.Path, "no cgroup limit on the path to the root was hit", "")
+		d.add(CauseHostPressure, c2, "a task was OOM-killed while no limit on its cgroup path was reached: the host ran out of memory")
+	}
+}
+
+// ownLimitHit is the counter that says a cgroup's own limit was reached:
+// v2 memory.events.local oom, v1 failcnt (which also counts hits reclaim
+// resolved, so it is confirmed by an OOM kill elsewhere).
+func ownLimitHit(local cgroup.Events, failcnt cgroup.Count, s cgroup.MemorySnapshot) cgroup.Count {
+	if s.Version == cgroup.V2 {
+		return local.OOM
+	}
+	return failcnt
+}
+
+func hitName(s cgroup.MemorySnapshot) string {
+	if s.Version == cgroup.V2 {
+		return "local oom events"
+	}
+	return "failcnt"
+}
+
+// docker reads Docker's view: OOMKilled, the exit code, the events.
+func (d *diag) docker() {
+	in := d.ev.Inspect
+	dockerOOM := false
+	for _, e := range d.ev.Events {
+		switch e.Action {
+		case "oom":
+			dockerOOM = true
+			d.item("docker", "", "the Engine reported an oom event at "+time.Unix(0, e.TimeNano).UTC().Format(time.RFC3339Nano), "")
+		case "die":
+			if code, err := strconv.Atoi(e.Actor.Attributes["exitCode"]); err == nil {
+				d.item("docker", "", "the Engine reported die with exitCode "+strconv.Itoa(code), "")
+				if code == 137 {
+					d.exit137 = true
+				}
+			}
+		case "kill":
+			if sig := e.Actor.Attributes["signal"]; sig != "" {
+				d.item("docker", "", "the Engine sent signal "+sig+" (docker kill or stop)", "")
+			}
+		}
+	}
+	if in != nil && in.State != nil {
+		st := in.State
+		if st.OOMKilled {
+			dockerOOM = true
+		}
+		d.item("docker", "", fmt.Sprintf("State: running=%v exitCode=%d OOMKilled=%v", st.Running, st.ExitCode, st.OOMKilled), "")
+	}
+	kernelVictim := d.out.VictimPID
+	switch {
+	case dockerOOM && (d.mainAlive || (in != nil && in.State != nil && !in.State.Running && in.State.ExitCode != 137)):
+		d.oomKilled = true
+		why := "Docker says OOMKilled, yet the main process "
+		if d.mainAlive {
+			why += "is still running"
+		} else {
+			why += fmt.Sprintf("exited with %d, not 137", in.State.ExitCode)
+		}
+		d.add(CauseChildKilled, 0.9, why+": a child process was OOM-killed")
+		d.out.Conflicts = append(d.out.Conflicts, "Docker's OOMKilled is set for any process killed in the container; the main process was not the victim")
+	case dockerOOM:
+		d.oomKilled = true
+		if len(d.scores) == 0 {
+			d.add(CauseContainerLimit, 0.6, "Docker reports an OOM kill; the kernel log and counters were not available to say whose limit")
+		}
+	case d.oomKilled && in != nil && in.State != nil && !in.State.OOMKilled:
+		d.out.Conflicts = append(d.out.Conflicts, "the kernel or the cgroup counters show an OOM kill but Docker's OOMKilled is false")
+	}
+	if kernelVictim != 0 && d.ev.MainPID != 0 && kernelVictim != d.ev.MainPID && d.oomKilled {
+		if d.mainAlive || (d.ev.ExitCode != nil && *d.ev.ExitCode != 137) || (in != nil && in.State != nil && in.State.ExitCode != 137) {
+			d.add(CauseChildKilled, 0.9, fmt.Sprintf("the kernel killed pid %d (%s), not the main process %d, which lived on", kernelVictim, d.out.VictimComm, d.ev.MainPID))
+		}
+		if dockerOOM {
+			d.out.Conflicts = append(d.out.Conflicts, fmt.Sprintf("Docker says OOMKilled, the kernel says the victim was pid %d (%s), not the main process %d", kernelVictim, d.out.VictimComm, d.ev.MainPID))
+		}
+	}
+	if d.exit137 && !d.oomKilled {
+		conf := 0.9
+		if len(d.deltas) == 0 && len(d.ev.Reports) == 0 {
+			conf = 0.6 // no counters before and after, no kernel log: less sure
+		}
+		d.add(CauseNotOOM, conf, "exit code 137 (SIGKILL) with no OOM kill in the kernel log, the cgroup counters or Docker's state: something else sent SIGKILL (docker stop timeout, docker kill, a liveness probe, a userspace killer)")
+	}
+}
+
+// swap looks for exhausted or misconfigured swap.
+func (d *diag) swap() {
+	if len(d.tree) > 0 {
+		c := d.tree[0]
+		var fail cgroup.Count
+		if len(d.deltas) > 0 && d.deltas[0] != nil {
+			fail = d.deltas[0].SwapEvents.Fail
+			if c.Version == cgroup.V1 && d.deltas[0].MemSwFailcnt.N > 0 {
+				fail = d.deltas[0].MemSwFailcnt
+			}
+		}
+		if fail.N > 0 {
+			d.item("cgroup", c.Path, fmt.Sprintf("swap allocation failed %d times (swap limit %s)", fail.N, c.SwapLimit), "")
+			d.add(CauseSwap, 0.7, "the container's swap ran out before its memory: swap is exhausted")
+		}
+	}
+	for _, r := range d.reports {
+		if r.Swap.Known && r.Swap.LimitKB > 0 && r.Swap.UsageKB >= r.Swap.LimitKB {
+			d.item("kernel", r.OOMMemcg, fmt.Sprintf("swap was full at the kill: %dkB of %dkB", r.Swap.UsageKB, r.Swap.LimitKB), "")
+			d.add(CauseSwap, 0.6, "swap was exhausted when the OOM killer ran")
+		}
+	}
+	if in := d.ev.Inspect; in != nil && in.HostConfig != nil && in.HostConfig.Memory > 0 {
+		ms := in.HostConfig.MemorySwap
+		if ms == -1 && d.oomKilled {
+			d.add(CauseSwap, 0.3, "--memory-swap=-1 lets the container swap without bound: it thrashes before it is killed")
+		}
+		if d.ev.Host != nil && d.ev.Host.SwapTotal == 0 && ms > in.HostConfig.Memory {
+			d.item("host", "", "the host has no swap, so --memory-swap above --memory grants nothing", "")
+		}
+	}
+}
+
+// leak fits a line to non-reclaimable usage (else the working set).
+func (d *diag) leak() {
+	s := d.ev.Samples
+	if len(s) < 8 {
+		return
+	}
+	useNR := true
+	for _, x := range s {
+		if x.NonReclaimable == 0 {
+			useNR = false
+			break
+		}
+	}
+	val := func(x UsageSample) float64 {
+		if useNR {
+			return float64(x.NonReclaimable)
+		}
+		return float64(x.WorkingSet)
+	}
+	t0 := s[0].Time
+	var sx, sy, sxx, sxy, n float64
+	for _, x := range s {
+		tx := x.Time.Sub(t0).Hours()
+		y := val(x)
+		sx, sy, sxx, sxy, n = sx+tx, sy+y, sxx+tx*tx, sxy+tx*y, n+1
+	}
+	den := n*sxx - sx*sx
+	span := s[len(s)-1].Time.Sub(t0)
+	if den <= 0 || span <= 0 {
+		return
+	}
+	slope := (n*sxy - sx*sy) / den
+	icept := (sy - slope*sx) / n
+	var ssr, sst float64
+	mean := sy / n
+	for _, x := range s {
+		tx := x.Time.Sub(t0).Hours()
+		e := val(x) - (icept + slope*tx)
+		ssr += e * e
+		sst += (val(x) - mean) * (val(x) - mean)
+	}
+	r2 := 0.0
+	if sst > 0 {
+		r2 = 1 - ssr/sst
+	}
+	first, last := val(s[0]), val(s[len(s)-1])
+	growth := last - first
+	scale := last
+	if d.limit.Set() {
+		scale = float64(d.limit.Bytes)
+	}
+	if slope <= 0 || r2 < 0.8 || scale <= 0 || growth < 0.1*scale {
+		return
+	}
+	lt := &LeakTrend{BytesPerHour: slope, HoursToLimit: -1, R2: r2, Samples: len(s)}
+	if d.limit.Set() {
+		lt.HoursToLimit = math.Max(0, (float64(d.limit.Bytes)-last)/slope)
+	}
+	d.out.Leak = lt
+	kind := "non-reclaimable memory (anon, shmem)"
+	if !useNR {
+		kind = "the working set"
+	}
+	d.item("samples", d.path, fmt.Sprintf("%s grew steadily by %s/h over %s (R²=%.2f, %d samples)", kind, units.BytesSize(slope), span.Round(time.Second), r2, len(s)), "")
+	d.add(CauseLeak, 0.5+0.4*r2, fmt.Sprintf("%s grows at %s/h: it will reach any limit; a larger limit only delays the kill", kind, units.BytesSize(slope)))
+}
+
+// limits flags a container with no limit anywhere on its path.
+func (d *diag) limits() {
+	if len(d.tree) == 0 {
+		if in := d.ev.Inspect; in != nil && in.HostConfig != nil && in.HostConfig.Memory == 0 {
+			d.item("docker", "", "HostConfig.Memory is 0: no --memory limit", "")
+			d.add(CauseNoLimit, 0.7, "the container runs without a memory limit: one leak can exhaust the host")
+		}
+		return
+	}
+	for _, s := range d.tree {
+		if !s.Limit.Known || s.Limit.Set() {
+			return
+		}
+	}
+	d.item("cgroup", d.path, "no memory limit on the container or any ancestor", "")
+	d.add(CauseNoLimit, 0.9, "the container runs without a memory limit: it can take the host's memory, and when the host runs out the kernel may kill anything")
+}
+
+// conclude ranks the causes and writes the explanation and remedies.
+func (d *diag) conclude() {
+	d.out.Killed = d.oomKilled
+	for _, c := range d.scores {
+		d.out.Causes = append(d.out.Causes, *c)
+	}
+	// Risks rank below what actually killed; leaks rank with the limit.
+	weight := func(c RankedCause) float64 {
+		if c.Cause == CauseNoLimit && d.oomKilled {
+			return c.Confidence - 1
+		}
+		return c.Confidence
+	}
+	sort.SliceStable(d.out.Causes, func(i, j int) bool {
+		wi, wj := weight(d.out.Causes[i]), weight(d.out.Causes[j])
+		if wi != wj {
+			return wi > wj
+		}
+		return d.out.Causes[i].Cause < d.out.Causes[j].Cause
+	})
+	if len(d.out.Causes) == 0 {
+		d.out.Causes = []RankedCause{{Cause: CauseUnknown, Confidence: 0, Explanation: "no OOM evidence and no exit code: nothing to conclude"}}
+	}
+	d.out.Cause = d.out.Causes[0].Cause
+	d.out.Explanation = d.out.Causes[0].Explanation
+	for _, c := range d.out.Causes {
+		d.remedies(c.Cause)
+	}
+}
+
+func mib(b float64) string {
+	return strconv.FormatInt(int64(math.Ceil(b/(1<<20))), 10) + "m"
+}
+
+func (d *diag) remedies(c Cause) {
+	add := func(setting, value, action string) {
+		d.out.Remedies = append(d.out.Remedies, Remedy{Setting: setting, Value: value, Action: action})
+	}
+	need := float64(d.peak)
+	if d.limit.Set() && float64(d.limit.Bytes) > need {
+		need = float64(d.limit.Bytes)
+	}
+	switch c {
+	case CauseContainerLimit:
+		if d.out.Leak != nil {
+			return // the leak's remedy comes first
+		}
+		if need > 0 {
+			target := math.Max(need*1.25, need+64<<20)
+			add("--memory", mib(target), "raise the container's limit above its peak with room for spikes (then watch it: oomkit's recommend package sizes it from usage history)")
+		} else {
+			add("--memory", "", "raise the container's limit")
+		}
+	case CauseAncestorLimit:
+		lim := d.limitOf(d.out.OOMMemcg)
+		a := "raise the limit of " + d.out.OOMMemcg + " (the pod or slice all its containers share), or lower the other cgroups under it"
+		if lim.Set() {
+			add("memory limit of "+d.out.OOMMemcg, mib(float64(lim.Bytes)*1.25), a)
+		} else {
+			add("", "", a)
+		}
+	case CauseHostPressure:
+		add("--memory", "", "give every container a limit so one cannot exhaust the host; lower other containers' limits or reservations")
+		add("--oom-score-adj", "-500", "protect a critical container from global OOM kills (it only reorders victims)")
+	case CauseLeak:
+		l := d.out.Leak
+		if l != nil && l.HoursToLimit >= 0 {
+			add("", "", fmt.Sprintf("fix the leak first: at %s/h a larger limit only delays the kill (the current one is reached in %.1f h)", units.BytesSize(l.BytesPerHour), l.HoursToLimit))
+		} else {
+			add("", "", "fix the leak first: a larger limit only delays the kill")
+		}
+	case CauseNotOOM:
+		add("--stop-timeout", "", "if docker stop killed it, give the process time to exit or make it handle SIGTERM; otherwise find who sent SIGKILL (docker kill, a liveness probe, systemd-oomd, earlyoom)")
+	case CauseChildKilled:
+		add("--memory", "", "a child process used the memory: size the limit for the children too, or bound the child (its own heap settings, ulimit)")
+	case CauseNoLimit:
+		v := ""
+		if d.peak > 0 {
+			v = mib(math.Max(float64(d.peak)*1.3, float64(d.peak)+64<<20))
+		}
+		add("--memory", v, "set a memory limit (with --memory-reservation below it) so the container cannot take the host down")
+	case CauseSwap:
+		v := ""
+		if d.limit.Set() {
+			v = mib(float64(d.limit.Bytes))
+		}
+		add("--memory-swap", v, "set --memory-swap equal to --memory to disable swap for a latency-sensitive service, or raise it if the workload is meant to swap")
+	}
+}

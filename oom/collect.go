@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
@@ -132,7 +133,7 @@ func (c *Collector) Container(ctx context.Context, nameOrID string) (Evidence, e
 		firstErr = errors.New("oom: no Docker client")
 		ev.Missing = append(ev.Missing, "docker: no client configured")
 	} else if in, err := c.Docker.ContainerInspect(ctx, nameOrID); err != nil {
-		if client.IsErrNotFound(err) {
+		if cerrdefs.IsNotFound(err) {
 			firstErr = fmt.Errorf("oom: container %s: %w (%w)", nameOrID, cgroup.ErrNotFound, err)
 		} else {
 			firstErr = fmt.Errorf("oom: docker inspect %s: %w", nameOrID, err)

@@ -108,7 +108,7 @@ type diag struct {
 	out    Diagnosis
 	scores map[Cause]*RankedCause
 
-	path      string                 // the container's cgroup path, "" when unknown
+	path      string                  // the container's cgroup path, "" when unknown
 	tree      []cgroup.MemorySnapshot // latest view: After, else Before
 	deltas    []*cgroup.Delta         // per level, nil where not computable
 	reports   []Report                // those about this container

@@ -87,7 +87,7 @@ func run(ctr, cgPath string, pid int, klog string) (*result, error) {
 		}
 		cli, cerr := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 		if cerr == nil {
-			defer cli.Close()
+			defer func() { _ = cli.Close() }()
 			col.Docker = cli
 		}
 		ev, err = col.Container(ctx, ctr)
@@ -122,7 +122,7 @@ func embeddedCase(kernelLog func() ([]byte, error)) (oom.Evidence, error) {
 	if err != nil {
 		return oom.Evidence{}, err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	sub, err := fs.Sub(embedded, "case")
 	if err != nil {
 		return oom.Evidence{}, err

@@ -166,6 +166,9 @@ func (d *diag) setup() {
 			d.peak = s.WorkingSet
 		}
 	}
+	if in := d.ev.Inspect; !d.limit.Set() && in != nil && in.HostConfig != nil && in.HostConfig.Memory > 0 {
+		d.limit = cgroup.LimitOf(cgroup.Bytes(in.HostConfig.Memory)) // the cgroup is gone: Docker remembers
+	}
 	if d.limit.Set() {
 		d.out.LimitBytes = int64(d.limit.Bytes)
 	}
@@ -210,6 +213,13 @@ func (d *diag) kernel() {
 	d.oomKilled = true
 	r := d.reports[len(d.reports)-1] // the latest kill decides; earlier ones are context
 	d.out.VictimPID, d.out.VictimComm, d.out.OOMMemcg = r.Victim.PID, r.Victim.Comm, r.OOMMemcg
+	if !d.limit.Set() && r.Memcg.Known && r.Memcg.LimitKB > 0 && r.Memcg.LimitKB < 1<<50 {
+		d.limit = cgroup.LimitOf(cgroup.Bytes(r.Memcg.LimitKB * 1024)) // the limit that was hit, as the kernel printed it
+		d.out.LimitBytes = int64(d.limit.Bytes)
+	}
+	if d.peak == 0 && r.Memcg.Known {
+		d.peak = cgroup.Bytes(r.Memcg.UsageKB * 1024)
+	}
 	line := ""
 	for _, e := range r.Evidence {
 		if strings.HasPrefix(e, "oom-kill:") || strings.Contains(e, "Killed process") || strings.HasPrefix(e, "Task in ") {
@@ -284,10 +294,10 @@ func (d *diag) counters() {
 	delta := len(d.deltas) > 0 && d.deltas[0] != nil
 	if delta {
 		kills = d.deltas[0].OOMKills()
-		ownHit = ownLimitHit(d.deltas[0].LocalEvents, d.deltas[0].Failcnt, c)
+		ownHit = ownLimitHit(d.deltas[0].LocalEvents, d.deltas[0].Failcnt, d.deltas[0].MemSwFailcnt, c)
 	} else {
 		kills = c.OOMKills()
-		ownHit = ownLimitHit(c.LocalEvents, c.Failcnt, c)
+		ownHit = ownLimitHit(c.LocalEvents, c.Failcnt, c.MemSwFailcnt, c)
 	}
 	what := "since the first snapshot"
 	conf := 0.85
@@ -310,9 +320,9 @@ func (d *diag) counters() {
 		a := d.tree[i]
 		var hit cgroup.Count
 		if delta && i < len(d.deltas) && d.deltas[i] != nil {
-			hit = ownLimitHit(d.deltas[i].LocalEvents, d.deltas[i].Failcnt, a)
+			hit = ownLimitHit(d.deltas[i].LocalEvents, d.deltas[i].Failcnt, d.deltas[i].MemSwFailcnt, a)
 		} else if !delta {
-			hit = ownLimitHit(a.LocalEvents, a.Failcnt, a)
+			hit = ownLimitHit(a.LocalEvents, a.Failcnt, a.MemSwFailcnt, a)
 		}
 		if hit.Known && hit.N > 0 && a.Limit.Set() {
 			d.item("cgroup", a.Path, fmt.Sprintf("the ancestor's limit %s was hit (%s %d)", a.Limit, hitName(a), hit.N), "")
@@ -325,6 +335,9 @@ func (d *diag) counters() {
 			d.add(CauseAncestorLimit, conf, "the limit of "+a.Path+" ("+a.Limit.String()+"), an ancestor shared with other cgroups, was hit while the container's own was not")
 			return
 		}
+	}
+	if c.Version == cgroup.V1 && c.Limit.Set() && c.Peak.Known && float64(c.Peak.Bytes) >= 0.9*float64(c.Limit.Bytes) {
+		return // v1 peaked at its own limit: not the host
 	}
 	if !ownHit.Known || ownHit.N == 0 {
 		// Killed, and no limit on the way up was hit: the host ran out.
@@ -341,9 +354,14 @@ func (d *diag) counters() {
 // ownLimitHit is the counter that says a cgroup's own limit was reached:
 // v2 memory.events.local oom, v1 failcnt (which also counts hits reclaim
 // resolved, so it is confirmed by an OOM kill elsewhere).
-func ownLimitHit(local cgroup.Events, failcnt cgroup.Count, s cgroup.MemorySnapshot) cgroup.Count {
+func ownLimitHit(local cgroup.Events, failcnt, memswFailcnt cgroup.Count, s cgroup.MemorySnapshot) cgroup.Count {
 	if s.Version == cgroup.V2 {
 		return local.OOM
+	}
+	// With --memory-swap equal to --memory the charge fails on the
+	// memory+swap counter first.
+	if memswFailcnt.Known && failcnt.Known {
+		return cgroup.CountOf(failcnt.N + memswFailcnt.N)
 	}
 	return failcnt
 }
@@ -406,7 +424,8 @@ func (d *diag) docker() {
 	}
 	if kernelVictim != 0 && d.ev.MainPID != 0 && kernelVictim != d.ev.MainPID && d.oomKilled {
 		if d.mainAlive || (d.ev.ExitCode != nil && *d.ev.ExitCode != 137) || (in != nil && in.State != nil && in.State.ExitCode != 137) {
-			d.add(CauseChildKilled, 0.9, fmt.Sprintf("the kernel killed pid %d (%s), not the main process %d, which lived on", kernelVictim, d.out.VictimComm, d.ev.MainPID))
+			// What happened is a child's death; whose limit it hit comes second.
+			d.add(CauseChildKilled, 0.97, fmt.Sprintf("the kernel killed pid %d (%s), not the main process %d, which lived on", kernelVictim, d.out.VictimComm, d.ev.MainPID))
 		}
 		if dockerOOM {
 			d.out.Conflicts = append(d.out.Conflicts, fmt.Sprintf("Docker says OOMKilled, the kernel says the victim was pid %d (%s), not the main process %d", kernelVictim, d.out.VictimComm, d.ev.MainPID))
@@ -542,12 +561,21 @@ func (d *diag) limits() {
 // conclude ranks the causes and writes the explanation and remedies.
 func (d *diag) conclude() {
 	d.out.Killed = d.oomKilled
+	// A leak that ran into a limit is ranked first: the limit only marks
+	// where it was stopped, and raising it only delays the next kill.
+	if l, ok := d.scores[CauseLeak]; ok {
+		for _, k := range []Cause{CauseContainerLimit, CauseAncestorLimit} {
+			if c, ok := d.scores[k]; ok && c.Confidence >= l.Confidence {
+				l.Confidence = math.Min(1, c.Confidence+0.01)
+			}
+		}
+	}
 	for _, c := range d.scores {
 		d.out.Causes = append(d.out.Causes, *c)
 	}
 	// Risks rank below what actually killed; leaks rank with the limit.
 	weight := func(c RankedCause) float64 {
-		if c.Cause == CauseNoLimit && d.oomKilled {
+		if c.Cause == CauseNoLimit && len(d.scores) > 1 {
 			return c.Confidence - 1
 		}
 		return c.Confidence

@@ -44,8 +44,9 @@ func main() {
 	pid := flag.Int("pid", 0, "diagnose the cgroup of this process")
 	klog := flag.String("kernel-log", "", "read OOM reports from this file instead of the live kernel log")
 	asJSON := flag.Bool("json", false, "print the diagnosis as JSON")
+	follow := flag.Bool("follow", false, "with --container: sample it until it exits, then diagnose (sees trends and counter deltas)")
 	flag.Parse()
-	d, err := run(*ctr, *cgPath, *pid, *klog)
+	d, err := run(*ctr, *cgPath, *pid, *klog, *follow)
 	if d == nil {
 		fmt.Fprintln(os.Stderr, "diagnose:", err)
 		os.Exit(1)
@@ -70,12 +71,12 @@ type result struct {
 	oom.Diagnosis
 }
 
-func run(ctr, cgPath string, pid int, klog string) (*result, error) {
+func run(ctr, cgPath string, pid int, klog string, follow bool) (*result, error) {
 	var kernelLog func() ([]byte, error)
 	if klog != "" {
 		kernelLog = func() ([]byte, error) { return os.ReadFile(klog) }
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var ev oom.Evidence
 	var err error
@@ -90,7 +91,14 @@ func run(ctr, cgPath string, pid int, klog string) (*result, error) {
 			defer func() { _ = cli.Close() }()
 			col.Docker = cli
 		}
+		var watched *oom.Evidence
+		if follow && col.Docker != nil && col.FS != nil {
+			watched = followContainer(ctx, col, ctr)
+		}
 		ev, err = col.Container(ctx, ctr)
+		if watched != nil {
+			ev.Before, ev.Samples = watched.Before, append(watched.Samples, ev.Samples...)
+		}
 		if errors.Is(err, cgroup.ErrNotFound) {
 			return nil, err // nothing else to say about a container that does not exist
 		}
@@ -113,6 +121,41 @@ func run(ctr, cgPath string, pid int, klog string) (*result, error) {
 	}
 	d := oom.Diagnose(ev)
 	return &result{Subject: ev.Name, Diagnosis: d}, err
+}
+
+// followContainer samples a running container's cgroup every 100 ms until
+// it exits, keeping the first snapshot tree and every sample.
+func followContainer(ctx context.Context, col *oom.Collector, ctr string) *oom.Evidence {
+	in, err := col.Docker.ContainerInspect(ctx, ctr)
+	if err != nil || in.State == nil || !in.State.Running {
+		return nil
+	}
+	cg, err := col.FS.FindContainer(in.ID)
+	if err != nil {
+		return nil
+	}
+	var ev oom.Evidence
+	if ev.Before, err = cg.SnapshotTree(); err != nil {
+		return nil
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for range tick.C {
+		s, err := cg.Snapshot()
+		if err != nil {
+			break // the cgroup is gone: the container exited
+		}
+		ev.Samples = append(ev.Samples, oom.SampleOf(s))
+	}
+	// Wait until the Engine has recorded the exit, so inspect sees it.
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	waitC, errC := col.Docker.ContainerWait(wctx, in.ID, "not-running")
+	select {
+	case <-waitC:
+	case <-errC:
+	}
+	return &ev
 }
 
 // embeddedCase unpacks the recorded case into a temporary host root and

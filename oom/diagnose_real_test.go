@@ -74,7 +74,9 @@ func startContainer(t *testing.T, cli *client.Client, memory int64, cmd ...strin
 	name := fmt.Sprintf("oomkit-%s-%d", sanitize(t.Name()), time.Now().UnixNano()%1e6)
 	created, err := cli.ContainerCreate(ctx, &container.Config{Image: testenv.Image(), Cmd: cmd}, hc, nil, nil, name)
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = cli.ContainerRemove(context.Background(), created.ID, container.RemoveOptions{Force: true}) })
+	t.Cleanup(func() {
+		_ = cli.ContainerRemove(context.Background(), created.ID, container.RemoveOptions{Force: true})
+	})
 	require.NoError(t, cli.ContainerStart(ctx, created.ID, container.StartOptions{}))
 	return created.ID
 }
@@ -82,7 +84,7 @@ func startContainer(t *testing.T, cli *client.Client, memory int64, cmd ...strin
 func sanitize(s string) string {
 	b := []byte(s)
 	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
 			b[i] = '-'
 		}
 	}

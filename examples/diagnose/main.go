@@ -153,7 +153,8 @@ func followContainer(ctx context.Context, col *oom.Collector, ctr string) *oom.E
 	waitC, errC := col.Docker.ContainerWait(wctx, in.ID, "not-running")
 	select {
 	case <-waitC:
-	case <-errC:
+	case err := <-errC:
+		_ = err // the exit will show in inspect, or be named missing
 	}
 	return &ev
 }

@@ -1,0 +1,148 @@
+package oom_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oomkit/oomkit/cgroup"
+	"github.com/oomkit/oomkit/oom"
+)
+
+var t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+
+func reportsOf(t *testing.T, file string) []oom.Report {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "kernel", file))
+	require.NoError(t, err)
+	rs, err := oom.ParseAll(strings.NewReader(string(data)), oom.WithYear(2020))
+	require.NoError(t, err)
+	return rs
+}
+
+func v2(path string, limit cgroup.Limit, localOOM, oomKill uint64) cgroup.MemorySnapshot {
+	return cgroup.MemorySnapshot{Path: path, Version: cgroup.V2, Time: t0, Limit: limit,
+		Usage:       cgroup.AmountOf(100 << 20),
+		Events:      cgroup.Events{OOM: cgroup.CountOf(localOOM), OOMKill: cgroup.CountOf(oomKill)},
+		LocalEvents: cgroup.Events{OOM: cgroup.CountOf(localOOM), OOMKill: cgroup.CountOf(oomKill)},
+		SwapEvents:  cgroup.SwapEvents{Fail: cgroup.CountOf(0)},
+	}
+}
+
+func later(ss []cgroup.MemorySnapshot, edit func([]cgroup.MemorySnapshot)) []cgroup.MemorySnapshot {
+	out := append([]cgroup.MemorySnapshot{}, ss...)
+	for i := range out {
+		out[i].Time = t0.Add(time.Minute)
+	}
+	edit(out)
+	return out
+}
+
+func TestDiagnoseGlobalFromPublicReport(t *testing.T) {
+	d := oom.Diagnose(oom.Evidence{Reports: reportsOf(t, "pandora-49-global-journal-4.x.log")})
+	assert.Equal(t, oom.CauseHostPressure, d.Cause)
+	assert.Equal(t, 27438, d.VictimPID)
+	assert.Empty(t, d.OOMMemcg)
+	assert.Contains(t, d.Evidence[0].Line, "Killed process 27438 (R)")
+}
+
+func TestDiagnoseGlobalFromV2Counters(t *testing.T) {
+	// oom_kill rose in the container, no oom event anywhere: a global OOM
+	// (v2 counts global kills in memory.events oom_kill).
+	before := []cgroup.MemorySnapshot{
+		v2("/system.slice/docker-x.scope", cgroup.LimitOf(1<<30), 0, 0),
+		v2("/system.slice", cgroup.NoLimit(), 0, 0),
+		{Path: "/", Version: cgroup.V2, Time: t0, Limit: cgroup.NoLimit()},
+	}
+	after := later(before, func(s []cgroup.MemorySnapshot) {
+		s[0].LocalEvents.OOMKill, s[0].Events.OOMKill = cgroup.CountOf(1), cgroup.CountOf(1)
+	})
+	d := oom.Diagnose(oom.Evidence{Before: before, After: after})
+	assert.Equal(t, oom.CauseHostPressure, d.Cause, "%+v", d.Causes)
+	assert.True(t, d.Killed)
+}
+
+func TestDiagnoseV2FixtureAncestor(t *testing.T) {
+	fs, err := cgroup.NewFS(cgroup.WithRoot("../cgroup/testdata/v2/sys/fs/cgroup"), cgroup.WithProcRoot("../cgroup/testdata/v2/proc"))
+	require.NoError(t, err)
+	cg, err := fs.FindByPID(4343)
+	require.NoError(t, err)
+	tree, err := cg.SnapshotTree()
+	require.NoError(t, err)
+	d := oom.Diagnose(oom.Evidence{After: tree})
+	assert.Equal(t, oom.CauseAncestorLimit, d.Cause, "%+v", d.Causes)
+	assert.Equal(t, tree[1].Path, d.OOMMemcg, "the pod slice")
+	assert.Equal(t, int64(512<<20), d.LimitBytes)
+	require.NotEmpty(t, d.Remedies)
+	assert.Contains(t, d.Remedies[0].Setting, tree[1].Path)
+}
+
+func TestDiagnoseEqualPodAndContainerLimits(t *testing.T) {
+	pod, ctr := "/kubepods/pod1", "/kubepods/pod1/c1"
+	tree := []cgroup.MemorySnapshot{v2(ctr, cgroup.LimitOf(256<<20), 0, 1), v2(pod, cgroup.LimitOf(256<<20), 1, 0)}
+	r := oom.Report{Scope: oom.ScopeCgroup, OOMMemcg: pod, TaskMemcg: ctr, Victim: oom.Task{PID: 5, Comm: "app"}}
+	d := oom.Diagnose(oom.Evidence{After: tree, Reports: []oom.Report{r}})
+	assert.Equal(t, oom.CauseContainerLimit, d.Cause, "the kernel charged the pod, but the container's own size ran out: %+v", d.Causes)
+}
+
+func TestDiagnoseSwapExhausted(t *testing.T) {
+	before := []cgroup.MemorySnapshot{v2("/c", cgroup.LimitOf(64<<20), 0, 0)}
+	after := later(before, func(s []cgroup.MemorySnapshot) {
+		s[0].SwapEvents.Fail = cgroup.CountOf(12)
+		s[0].LocalEvents.OOM, s[0].LocalEvents.OOMKill = cgroup.CountOf(1), cgroup.CountOf(1)
+	})
+	d := oom.Diagnose(oom.Evidence{Before: before, After: after})
+	assert.Contains(t, causes(d), oom.CauseSwap)
+	assert.Equal(t, oom.CauseContainerLimit, d.Cause)
+	var swap *oom.Remedy
+	for i := range d.Remedies {
+		if d.Remedies[i].Setting == "--memory-swap" {
+			swap = &d.Remedies[i]
+		}
+	}
+	require.NotNil(t, swap)
+	assert.Equal(t, "64m", swap.Value, "memory-swap = memory disables swap")
+}
+
+func TestDiagnoseDockerDisagrees(t *testing.T) {
+	in := &container.InspectResponse{ContainerJSONBase: &container.ContainerJSONBase{
+		State:      &container.State{Running: false, ExitCode: 0, OOMKilled: true, Pid: 0},
+		HostConfig: &container.HostConfig{Resources: container.Resources{Memory: 64 << 20}},
+	}}
+	d := oom.Diagnose(oom.Evidence{Inspect: in})
+	assert.Equal(t, oom.CauseChildKilled, d.Cause)
+	assert.NotEmpty(t, d.Conflicts)
+	assert.Equal(t, int64(64<<20), d.LimitBytes)
+}
+
+func TestDiagnoseNothing(t *testing.T) {
+	d := oom.Diagnose(oom.Evidence{Missing: []string{"kernel log: permission denied"}})
+	assert.Equal(t, oom.CauseUnknown, d.Cause)
+	assert.False(t, d.Killed)
+	assert.Equal(t, []string{"kernel log: permission denied"}, d.Missing)
+}
+
+func TestDiagnoseLeakForecast(t *testing.T) {
+	var samples []oom.UsageSample
+	for i := range 60 {
+		samples = append(samples, oom.UsageSample{Time: t0.Add(time.Duration(i) * time.Minute), NonReclaimable: cgroup.Bytes(100<<20 + i*(1<<20)), WorkingSet: cgroup.Bytes(120<<20 + i*(1<<20))})
+	}
+	tree := []cgroup.MemorySnapshot{v2("/c", cgroup.LimitOf(256<<20), 0, 0)}
+	d := oom.Diagnose(oom.Evidence{After: tree, Samples: samples})
+	require.NotNil(t, d.Leak)
+	assert.InEpsilon(t, float64(60<<20), d.Leak.BytesPerHour, 0.01)
+	assert.InDelta(t, (256.0-159.0)/60.0, d.Leak.HoursToLimit, 0.02)
+	assert.Equal(t, oom.CauseLeak, d.Cause)
+	// A flat trace is no leak.
+	for i := range samples {
+		samples[i].NonReclaimable = 100 << 20
+	}
+	d = oom.Diagnose(oom.Evidence{After: tree, Samples: samples})
+	assert.Nil(t, d.Leak)
+}

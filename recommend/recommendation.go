@@ -136,9 +136,11 @@ func (r *Recommender) Recommend() (Recommendation, error) {
 		lastv := r.lastNR
 		span := time.Duration(r.last-first.t*int64(time.Second)) * 1
 		if grown := slope * span.Hours(); grown > 0.1*math.Max(lastv, 1) {
-			ahead := lastv + slope*o.leakHorizon.Hours()
+			// Provision the horizon's growth, but never more than double
+			// what was seen: past that the limit would only chase the leak.
+			ahead := math.Min(lastv+slope*o.leakHorizon.Hours(), 2*math.Max(r.maxWS, lastv))
 			if g := ahead * 1.05; g > limit {
-				limit, src = g, fmt.Sprintf("leak of %s/h provisioned for %s", mibs(slope), o.leakHorizon)
+				limit, src = g, fmt.Sprintf("leak of %s/h provisioned for %s (at most twice the peak seen)", mibs(slope), o.leakHorizon)
 			}
 			rec.Leak = &Leak{BytesPerHour: slope}
 		}

@@ -135,7 +135,7 @@ func sampleContainer(name string, dur time.Duration) ([]recommend.Sample, error)
 	if err != nil {
 		return nil, fmt.Errorf("docker stats %s: %w", name, err)
 	}
-	defer st.Body.Close()
+	defer func() { _ = st.Body.Close() }()
 	dec := json.NewDecoder(st.Body)
 	var out []recommend.Sample
 	for {

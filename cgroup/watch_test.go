@@ -1,0 +1,162 @@
+package cgroup_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oomkit/oomkit/cgroup"
+	"github.com/oomkit/oomkit/internal/testenv"
+)
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	es, err := os.ReadDir("/proc/self/fd")
+	require.NoError(t, err)
+	return len(es)
+}
+
+func TestRealWatchThresholdThenKillThenRemoval(t *testing.T) {
+	fs := realFS(t)
+	c := testenv.NewCgroup(t, nil, "watch")
+	c.SetLimit(32 << 20)
+	fdsBefore, gBefore := openFDs(t), runtime.NumGoroutine()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	events, err := fs.Watch(ctx, []string{c.Path})
+	require.NoError(t, err)
+	// A slow climb: warnings must come before the kill.
+	cmd := c.Start(testenv.MemHog(t), "-step", "1MiB", "-interval", "20ms", "-total", "200MiB")
+	var kinds []cgroup.EventKind
+	var fracs []float64
+	var kills uint64
+	for e := range events {
+		kinds = append(kinds, e.Kind)
+		if e.Kind == cgroup.EventThreshold {
+			fracs = append(fracs, e.Fraction)
+		}
+		if e.Kind == cgroup.EventOOM {
+			kills += e.Delta.OOMKills().N
+			assert.Equal(t, cgroup.LimitOf(32<<20), e.Snapshot.Limit, "snapshot taken at the event")
+			_ = cmd.Wait()
+			require.NoError(t, os.Remove(c.Dir)) // the cgroup goes away while watched
+		}
+		if e.Kind == cgroup.EventRemoved {
+			break
+		}
+	}
+	require.NotEmpty(t, kinds)
+	assert.Equal(t, cgroup.EventRemoved, kinds[len(kinds)-1], "the watch ends cleanly on removal: %v", kinds)
+	assert.Equal(t, uint64(1), kills)
+	assert.Equal(t, []float64{0.8, 0.9}, fracs, "both warnings, in order, before the kill: %v", kinds)
+	assert.Equal(t, cgroup.EventThreshold, kinds[0])
+	cancel()
+	for range events {
+	}
+	require.Eventually(t, func() bool { return openFDs(t) <= fdsBefore && runtime.NumGoroutine() <= gBefore+1 }, 5*time.Second, 20*time.Millisecond,
+		"no descriptor or goroutine left: fds %d -> %d, goroutines %d -> %d", fdsBefore, openFDs(t), gBefore, runtime.NumGoroutine())
+}
+
+func TestRealWatchBurst(t *testing.T) {
+	fs := realFS(t)
+	hog := testenv.MemHog(t)
+	const groups, each = 10, 5
+	var paths []string
+	var cgs []*testenv.Cgroup
+	for range groups {
+		c := testenv.NewCgroup(t, nil, "burst")
+		c.SetLimit(16 << 20)
+		cgs = append(cgs, c)
+		paths = append(paths, c.Path)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events, err := fs.Watch(ctx, paths, cgroup.WithThresholds())
+	require.NoError(t, err)
+	var total uint64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for e := range events {
+			if e.Kind == cgroup.EventOOM {
+				total += e.Delta.OOMKills().N
+			}
+			if total == groups*each {
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for _, c := range cgs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var cmds []interface{ Wait() error }
+			for range each { // all at once: kills coalesce
+				cmds = append(cmds, c.Start(hog, "-total", "100MiB"))
+			}
+			for _, cmd := range cmds {
+				_ = cmd.Wait()
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+	}
+	var want uint64
+	for _, c := range cgs {
+		data, err := os.ReadFile(filepath.Join(c.Dir, "memory.oom_control"))
+		require.NoError(t, err)
+		want += countOOMKill(t, data)
+	}
+	assert.Equal(t, uint64(groups*each), want, "the kernel killed every memhog")
+	assert.Equal(t, want, total, "every kill is counted by the watch")
+}
+
+// countOOMKill reads oom_kill from memory.oom_control text, independently
+// of the package's parser.
+func countOOMKill(t *testing.T, data []byte) uint64 {
+	t.Helper()
+	for _, l := range strings.Split(string(data), "\n") {
+		var v uint64
+		if _, err := fmt.Sscanf(l, "oom_kill %d", &v); err == nil {
+			return v
+		}
+	}
+	t.Fatalf("no oom_kill line in %q", data)
+	return 0
+}
+
+func TestWatchV2Fixture(t *testing.T) {
+	root := copyTree(t, "v2")
+	fs, err := cgroup.NewFS(cgroup.WithRoot(filepath.Join(root, "sys", "fs", "cgroup")), cgroup.WithProcRoot(filepath.Join(root, "proc")))
+	require.NoError(t, err)
+	cg, err := fs.FindContainer(cid)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	events, err := fs.Watch(ctx, []string{cg.Path()})
+	require.NoError(t, err)
+	// The kernel rewrites memory.events when a counter moves: two kills at once.
+	require.NoError(t, os.WriteFile(filepath.Join(cg.Dir(), "memory.events"), []byte("low 0\nhigh 0\nmax 60\noom 3\noom_kill 3\noom_group_kill 0\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(cg.Dir(), "memory.events.local"), []byte("low 0\nhigh 0\nmax 60\noom 3\noom_kill 3\noom_group_kill 0\n"), 0o644))
+	e := <-events
+	assert.Equal(t, cgroup.EventOOM, e.Kind)
+	assert.Equal(t, uint64(2), e.Delta.OOMKills().N, "coalesced kills counted")
+	require.NoError(t, os.RemoveAll(cg.Dir()))
+	e = <-events
+	assert.Equal(t, cgroup.EventRemoved, e.Kind)
+	_, open := <-events
+	assert.False(t, open, "the channel closes when nothing is left to watch")
+}

@@ -301,10 +301,10 @@ func (w *watcher) loop(ctx context.Context, out chan<- Event) {
 		}
 		for _, e := range events[:n] {
 			fd := int(e.Fd)
-			switch {
-			case fd == w.wakeR:
+			switch fd {
+			case w.wakeR:
 				return
-			case fd == w.inotify:
+			case w.inotify:
 				w.inotifyEvents(ctx, buf, out)
 			default:
 				c := w.byFD[fd]

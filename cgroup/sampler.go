@@ -1,0 +1,324 @@
+package cgroup
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Reading is one sample of a cgroup's memory by a Sampler.
+type Reading struct {
+	Path       string
+	Time       time.Time
+	Usage      Amount
+	WorkingSet Amount // usage - inactive file
+	Anon       Amount
+	File       Amount
+	Shmem      Amount
+	Swap       Amount
+}
+
+// Sampler reads the memory of many cgroups at a fixed interval, cheaply: it
+// keeps each cgroup's usage and memory.stat descriptors open and re-reads
+// them with pread (well under a microsecond for a small file, against ~5 µs
+// to open, read and close), drops cgroups that disappear (ENODEV/ENOENT),
+// and finds new ones under the parents it is told to watch. Its memory is
+// bounded by MaxCgroups. A Sampler is not safe for concurrent use.
+type Sampler struct {
+	fs        *FS
+	entries   map[string]*sampled
+	order     []*sampled
+	parents   []string
+	max       int
+	statEvery int
+	tick      int
+	buf       []byte
+}
+
+type sampled struct {
+	path           string
+	usageFD        int
+	statFD         int
+	v2             bool
+	inactive, anon Amount
+	file, shmem    Amount
+	swap           Amount
+	gone           bool
+}
+
+// SamplerOption configures NewSampler.
+type SamplerOption func(*Sampler) error
+
+// WithMaxCgroups bounds how many cgroups the sampler holds (default 10,000).
+func WithMaxCgroups(n int) SamplerOption {
+	return func(s *Sampler) error {
+		if n < 1 {
+			return fmt.Errorf("cgroup: max cgroups %d", n)
+		}
+		s.max = n
+		return nil
+	}
+}
+
+// WithStatEvery reads memory.stat only every n-th sample (default 1: every
+// sample); usage is read every time and the working set uses the last
+// inactive-file figure. memory.stat is the costly file of a v1 cgroup.
+func WithStatEvery(n int) SamplerOption {
+	return func(s *Sampler) error {
+		if n < 1 {
+			return fmt.Errorf("cgroup: stat every %d", n)
+		}
+		s.statEvery = n
+		return nil
+	}
+}
+
+// WithDiscover makes every Discover call add the child cgroups of these
+// parents (for example /docker, or /system.slice for docker-*.scope).
+func WithDiscover(parents ...string) SamplerOption {
+	return func(s *Sampler) error {
+		s.parents = append(s.parents, parents...)
+		return nil
+	}
+}
+
+// NewSampler returns a sampler reading cgroups of fs.
+func (fs *FS) NewSampler(opts ...SamplerOption) (*Sampler, error) {
+	s := &Sampler{fs: fs, entries: map[string]*sampled{}, max: 10000, statEvery: 1, buf: make([]byte, 16<<10)}
+	for _, o := range opts {
+		if err := o(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Len returns how many cgroups are sampled.
+func (s *Sampler) Len() int { return len(s.order) }
+
+// Add starts sampling a cgroup; adding one twice is a no-op. It returns an
+// error wrapping ErrNotFound when the cgroup does not exist, and one when
+// MaxCgroups is reached.
+func (s *Sampler) Add(p string) error {
+	cg, err := s.fs.Cgroup(p)
+	if err != nil {
+		return err
+	}
+	if _, ok := s.entries[cg.path]; ok {
+		return nil
+	}
+	if len(s.order) >= s.max {
+		return fmt.Errorf("cgroup: sampler full (%d cgroups): not adding %s", s.max, cg.path)
+	}
+	e := &sampled{path: cg.path, v2: cg.Version() == V2, usageFD: -1, statFD: -1}
+	usage := "memory.usage_in_bytes"
+	if e.v2 {
+		usage = "memory.current"
+	}
+	if e.usageFD, err = unix.Open(filepath.Join(cg.dir, usage), unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+		return fmt.Errorf("cgroup: open %s: %w", filepath.Join(cg.dir, usage), goneErr(err))
+	}
+	if e.statFD, err = unix.Open(filepath.Join(cg.dir, "memory.stat"), unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+		_ = unix.Close(e.usageFD)
+		return fmt.Errorf("cgroup: open %s: %w", filepath.Join(cg.dir, "memory.stat"), goneErr(err))
+	}
+	s.entries[cg.path] = e
+	s.order = append(s.order, e)
+	return nil
+}
+
+// Remove stops sampling a cgroup.
+func (s *Sampler) Remove(p string) {
+	if e, ok := s.entries[path.Clean(p)]; ok {
+		s.drop(e)
+		s.compact()
+	}
+}
+
+func (s *Sampler) drop(e *sampled) {
+	_ = unix.Close(e.usageFD)
+	_ = unix.Close(e.statFD)
+	e.gone = true
+	delete(s.entries, e.path)
+}
+
+func (s *Sampler) compact() {
+	out := s.order[:0]
+	for _, e := range s.order {
+		if !e.gone {
+			out = append(out, e)
+		}
+	}
+	for i := len(out); i < len(s.order); i++ {
+		s.order[i] = nil
+	}
+	s.order = out
+}
+
+// Discover adds the child cgroups of the WithDiscover parents that are not
+// sampled yet, and returns how many it added.
+func (s *Sampler) Discover() (int, error) {
+	added := 0
+	for _, p := range s.parents {
+		cg, err := s.fs.Cgroup(p)
+		if err != nil {
+			continue // a parent that does not exist yet
+		}
+		es, err := os.ReadDir(cg.dir)
+		if err != nil {
+			continue
+		}
+		for _, d := range es {
+			if !d.IsDir() {
+				continue
+			}
+			cp := path.Join(cg.path, d.Name())
+			if _, ok := s.entries[cp]; ok {
+				continue
+			}
+			if err := s.Add(cp); err != nil {
+				if errors.Is(err, ErrNotFound) || errors.Is(err, ErrGone) {
+					continue
+				}
+				return added, err
+			}
+			added++
+		}
+	}
+	return added, nil
+}
+
+// Sample reads every cgroup once and calls fn for each reading; cgroups
+// found gone are dropped and returned.
+func (s *Sampler) Sample(fn func(Reading)) (gone []string) {
+	now := s.fs.clock()
+	readStat := s.tick%s.statEvery == 0
+	s.tick++
+	for _, e := range s.order {
+		r, err := s.read(e, now, readStat)
+		if err != nil {
+			gone = append(gone, e.path)
+			s.drop(e)
+			continue
+		}
+		fn(r)
+	}
+	if len(gone) > 0 {
+		s.compact()
+	}
+	return gone
+}
+
+func (s *Sampler) read(e *sampled, now time.Time, readStat bool) (Reading, error) {
+	n, err := unix.Pread(e.usageFD, s.buf, 0)
+	if err != nil || n == 0 {
+		return Reading{}, ErrGone
+	}
+	u, err := parseUint(bytes.TrimSpace(s.buf[:n]))
+	if err != nil {
+		return Reading{}, ErrGone
+	}
+	if readStat || !e.inactive.Known {
+		n, err = unix.Pread(e.statFD, s.buf, 0)
+		if err != nil || n == 0 {
+			return Reading{}, ErrGone
+		}
+		scanStat(s.buf[:n], e)
+	}
+	r := Reading{Path: e.path, Time: now, Usage: AmountOf(Bytes(u)), Anon: e.anon, File: e.file, Shmem: e.shmem, Swap: e.swap}
+	if e.inactive.Known {
+		r.WorkingSet = AmountOf(max(Bytes(u)-e.inactive.Bytes, 0))
+	}
+	return r, nil
+}
+
+// scanStat picks the sampler's fields out of memory.stat without
+// allocating.
+func scanStat(b []byte, e *sampled) {
+	for len(b) > 0 {
+		nl := bytes.IndexByte(b, '\n')
+		if nl < 0 {
+			nl = len(b)
+		}
+		l := b[:nl]
+		b = b[min(nl+1, len(b)):]
+		sp := bytes.IndexByte(l, ' ')
+		if sp <= 0 {
+			continue
+		}
+		k := l[:sp]
+		v, err := parseUint(l[sp+1:])
+		if err != nil {
+			continue
+		}
+		a := AmountOf(Bytes(v))
+		if e.v2 {
+			switch string(k) {
+			case "inactive_file":
+				e.inactive = a
+			case "anon":
+				e.anon = a
+			case "file":
+				e.file = a
+			case "shmem":
+				e.shmem = a
+			}
+			continue
+		}
+		if len(k) < 6 || k[0] != 't' {
+			continue // only the hierarchical total_* fields
+		}
+		switch string(k) {
+		case "total_inactive_file":
+			e.inactive = a
+		case "total_rss":
+			e.anon = a
+		case "total_cache":
+			e.file = a
+		case "total_shmem":
+			e.shmem = a
+		case "total_swap":
+			e.swap = a
+		}
+	}
+}
+
+// Run samples every interval until ctx is done, calling fn for each reading
+// and gone for each cgroup that disappeared; with WithDiscover it looks for
+// new cgroups every discoverEvery samples (0: never).
+func (s *Sampler) Run(ctx context.Context, interval time.Duration, discoverEvery int, fn func(Reading), gone func(path string)) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for i := 0; ; i++ {
+		if discoverEvery > 0 && i%discoverEvery == 0 {
+			if _, err := s.Discover(); err != nil {
+				return err
+			}
+		}
+		for _, p := range s.Sample(fn) {
+			if gone != nil {
+				gone(p)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Close releases every descriptor.
+func (s *Sampler) Close() {
+	for _, e := range s.order {
+		s.drop(e)
+	}
+	s.order = nil
+}

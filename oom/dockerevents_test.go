@@ -1,0 +1,173 @@
+package oom_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oomkit/oomkit/internal/testenv"
+	"github.com/oomkit/oomkit/oom"
+)
+
+// privateEngine runs a dockerd of the test's own (so it can be restarted
+// without disturbing anyone), on a short temp path.
+type privateEngine struct {
+	t    *testing.T
+	dir  string
+	cmd  *exec.Cmd
+	host string
+}
+
+func newPrivateEngine(t *testing.T) *privateEngine {
+	t.Helper()
+	if _, err := exec.LookPath("dockerd"); err != nil {
+		testenv.Unavailable(t, "dockerd not installed: %v", err)
+	}
+	if os.Geteuid() != 0 {
+		testenv.Unavailable(t, "dockerd needs root")
+	}
+	dir, err := os.MkdirTemp("", "okd")
+	require.NoError(t, err)
+	e := &privateEngine{t: t, dir: dir, host: "unix://" + filepath.Join(dir, "d.sock")}
+	t.Cleanup(func() {
+		e.stop()
+		_ = exec.Command("umount", "-R", dir).Run()
+		_ = os.RemoveAll(dir)
+	})
+	e.start()
+	return e
+}
+
+func (e *privateEngine) start() {
+	e.t.Helper()
+	e.cmd = exec.Command("dockerd", "--host="+e.host, "--data-root="+filepath.Join(e.dir, "data"), "--exec-root="+filepath.Join(e.dir, "exec"),
+		"--pidfile="+filepath.Join(e.dir, "pid"), "--bridge=none", "--iptables=false", "--ip6tables=false", "--storage-driver=vfs")
+	logf, err := os.OpenFile(filepath.Join(e.dir, "log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	require.NoError(e.t, err)
+	e.cmd.Stdout, e.cmd.Stderr = logf, logf
+	require.NoError(e.t, e.cmd.Start())
+	cli := e.client()
+	require.Eventually(e.t, func() bool {
+		_, err := cli.Ping(context.Background())
+		return err == nil
+	}, 60*time.Second, 100*time.Millisecond, "private dockerd did not start")
+}
+
+func (e *privateEngine) stop() {
+	if e.cmd == nil || e.cmd.Process == nil {
+		return
+	}
+	_ = e.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = e.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = e.cmd.Process.Kill()
+		<-done
+	}
+	e.cmd = nil
+}
+
+func (e *privateEngine) client() *client.Client {
+	cli, err := client.NewClientWithOpts(client.WithHost(e.host), client.WithAPIVersionNegotiation())
+	require.NoError(e.t, err)
+	e.t.Cleanup(func() { _ = cli.Close() })
+	return cli
+}
+
+// importBusybox makes the test image from the host's static busybox.
+func importBusybox(t *testing.T, cli *client.Client) {
+	t.Helper()
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		testenv.Unavailable(t, "busybox-static not installed")
+	}
+	data, err := os.ReadFile(bb)
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "bin/", Typeflag: tar.TypeDir, Mode: 0o755}))
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "bin/busybox", Mode: 0o755, Size: int64(len(data))}))
+	_, err = tw.Write(data)
+	require.NoError(t, err)
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "bin/sh", Typeflag: tar.TypeSymlink, Linkname: "busybox"}))
+	require.NoError(t, tw.Close())
+	rc, err := cli.ImageImport(context.Background(), image.ImportSource{Source: &buf, SourceName: "-"}, "oomkit-busybox:latest", image.ImportOptions{})
+	require.NoError(t, err)
+	_, _ = bytes.NewBuffer(nil).ReadFrom(rc)
+	_ = rc.Close()
+}
+
+func runOOM(t *testing.T, cli *client.Client, name string) string {
+	t.Helper()
+	ctx := context.Background()
+	c, err := cli.ContainerCreate(ctx, &container.Config{Image: "oomkit-busybox:latest", Cmd: []string{"/memhog", "-total", "200MiB"}},
+		&container.HostConfig{Resources: container.Resources{Memory: 16 << 20, MemorySwap: 16 << 20}, Binds: []string{testenv.MemHog(t) + ":/memhog:ro"}, NetworkMode: "none"}, nil, nil, name)
+	require.NoError(t, err)
+	require.NoError(t, cli.ContainerStart(ctx, c.ID, container.StartOptions{}))
+	okC, errC := cli.ContainerWait(ctx, c.ID, container.WaitConditionNotRunning)
+	select {
+	case <-okC:
+	case err := <-errC:
+		t.Fatal(err)
+	}
+	return c.ID
+}
+
+// TestFollowDockerAcrossRestart restarts the Engine during the watch: no
+// event is lost (a container that died while the follower was away is
+// replayed) and none is doubled.
+func TestFollowDockerAcrossRestart(t *testing.T) {
+	eng := newPrivateEngine(t)
+	cli := eng.client()
+	importBusybox(t, cli)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	got := map[string]int{}
+	var errs int
+	done := make(chan error, 1)
+	go func() {
+		done <- oom.FollowDocker(ctx, cli, func(m events.Message) {
+			mu.Lock()
+			got[fmt.Sprintf("%s %s", m.Actor.Attributes["name"], m.Action)]++
+			mu.Unlock()
+		}, oom.WithSince(time.Now().Add(-time.Second)), oom.WithRetry(2*time.Second), oom.WithErrorHandler(func(error) { errs++ }))
+	}()
+	runOOM(t, cli, "before-restart")
+	eng.stop()
+	eng.start()
+	runOOM(t, cli, "after-restart") // before the follower's retry: it must be replayed
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return got["after-restart die"] > 0
+	}, 30*time.Second, 100*time.Millisecond, "events after the restart arrive: %v", got)
+	time.Sleep(500 * time.Millisecond)
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	for _, n := range []string{"before-restart", "after-restart"} {
+		for _, a := range []string{"start", "oom", "die"} {
+			assert.Equal(t, 1, got[n+" "+a], "%s %s exactly once: %v", n, a, got)
+		}
+	}
+	assert.Positive(t, errs, "the follower saw the Engine go away")
+}

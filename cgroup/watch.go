@@ -373,6 +373,9 @@ func (w *watcher) emit(ctx context.Context, c *watched, kind EventKind, frac flo
 		if kind == EventOOM && !moved {
 			return // a wake-up with nothing new (a write to memory.events of another counter)
 		}
+		if kind == EventThreshold && snap.Limit.Set() && float64(snap.Usage.Bytes) < frac*float64(snap.Limit.Bytes) {
+			return // v1 thresholds fire both ways: only the upward crossing warns
+		}
 		c.last = snap
 		send(ctx, out, Event{Kind: kind, Path: c.cg.path, Time: snap.Time, Monotonic: monotonic(), Delta: d, Snapshot: snap, Fraction: frac})
 		return

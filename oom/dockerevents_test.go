@@ -161,7 +161,7 @@ func TestFollowDockerAcrossRestart(t *testing.T) {
 	}, 30*time.Second, 100*time.Millisecond, "events after the restart arrive: %v", got)
 	time.Sleep(500 * time.Millisecond)
 	cancel()
-	<-done
+	require.ErrorIs(t, <-done, context.Canceled)
 	mu.Lock()
 	defer mu.Unlock()
 	for _, n := range []string{"before-restart", "after-restart"} {

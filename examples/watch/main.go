@@ -1,0 +1,185 @@
+// Command watch reports memory warnings and OOM kills as they happen, with
+// a diagnosis for each kill.
+//
+//	watch                      every running container of the local Docker Engine ($DOCKER_HOST)
+//	watch --cgroup PATH ...    these cgroups of this host
+//	  --json                   one JSON object per line
+//	  --thresholds 0.8,0.9     fractions of the limit that warn
+//
+// Ctrl-C stops it.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/client"
+
+	"github.com/oomkit/oomkit/cgroup"
+	"github.com/oomkit/oomkit/oom"
+)
+
+type line struct {
+	Time      time.Time `json:"time"`
+	Kind      string    `json:"kind"`
+	Cgroup    string    `json:"cgroup"`
+	Container string    `json:"container,omitempty"`
+	Fraction  float64   `json:"fraction,omitempty"`
+	UsageB    int64     `json:"usage_bytes"`
+	LimitB    int64     `json:"limit_bytes"`
+	Kills     uint64    `json:"oom_kills,omitempty"`
+	Cause     oom.Cause `json:"cause,omitempty"`
+	Victim    string    `json:"victim,omitempty"`
+	Remedy    string    `json:"remedy,omitempty"`
+}
+
+type cgroupList []string
+
+func (c *cgroupList) String() string     { return strings.Join(*c, ",") }
+func (c *cgroupList) Set(s string) error { *c = append(*c, s); return nil }
+
+func main() {
+	var paths cgroupList
+	flag.Var(&paths, "cgroup", "watch this cgroup (repeatable)")
+	asJSON := flag.Bool("json", false, "JSON Lines output")
+	th := flag.String("thresholds", "0.8,0.9", "warning fractions of the limit")
+	flag.Parse()
+	var fracs []float64
+	for _, f := range strings.Split(*th, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			v, err := strconv.ParseFloat(f, 64)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "watch: --thresholds:", err)
+				os.Exit(2)
+			}
+			fracs = append(fracs, v)
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, paths, fracs, *asJSON); err != nil && ctx.Err() == nil {
+		fmt.Fprintln(os.Stderr, "watch:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) error {
+	fs, err := cgroup.NewFS()
+	if err != nil {
+		return err
+	}
+	col := &oom.Collector{FS: fs}
+	var cli *client.Client
+	names := map[string]string{} // cgroup path -> container name
+	if len(paths) == 0 {
+		if cli, err = client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation()); err != nil {
+			return err
+		}
+		defer func() { _ = cli.Close() }()
+		col.Docker = cli
+	}
+	print := func(l line) {
+		if asJSON {
+			_ = json.NewEncoder(os.Stdout).Encode(l)
+			return
+		}
+		who := l.Cgroup
+		if l.Container != "" {
+			who = l.Container
+		}
+		switch l.Kind {
+		case "threshold":
+			fmt.Printf("%s WARN %s at %.0f%% of its limit (%s of %s)\n", l.Time.Format(time.TimeOnly), who, 100*l.Fraction, cgroup.Bytes(l.UsageB), cgroup.Bytes(l.LimitB))
+		case "oom":
+			fmt.Printf("%s KILL %s: %d OOM kill(s), victim %s, cause %s; %s\n", l.Time.Format(time.TimeOnly), who, l.Kills, l.Victim, l.Cause, l.Remedy)
+		default:
+			fmt.Printf("%s %s %s\n", l.Time.Format(time.TimeOnly), strings.ToUpper(l.Kind), who)
+		}
+	}
+	for ctx.Err() == nil {
+		watchPaths := paths
+		changed := make(chan struct{}, 1)
+		wctx, cancel := context.WithCancel(ctx)
+		if cli != nil {
+			list, err := cli.ContainerList(ctx, container.ListOptions{})
+			if err != nil {
+				cancel()
+				return fmt.Errorf("docker: %w", err)
+			}
+			watchPaths = nil
+			for _, c := range list {
+				if cg, err := fs.FindContainer(c.ID); err == nil {
+					watchPaths = append(watchPaths, cg.Path())
+					names[cg.Path()] = strings.TrimPrefix(c.Names[0], "/")
+				}
+			}
+			// A container starting or stopping changes the set: watch anew.
+			go func() {
+				_ = oom.FollowDocker(wctx, cli, func(m events.Message) {
+					if m.Action == "start" || m.Action == "destroy" {
+						select {
+						case changed <- struct{}{}:
+						default:
+						}
+					}
+				})
+			}()
+			if !asJSON {
+				fmt.Printf("watching %d container(s)\n", len(watchPaths))
+			}
+		}
+		if len(watchPaths) == 0 {
+			select {
+			case <-ctx.Done():
+			case <-changed:
+			}
+			cancel()
+			continue
+		}
+		evs, err := fs.Watch(wctx, watchPaths, cgroup.WithThresholds(fracs...))
+		if err != nil {
+			cancel()
+			return err
+		}
+	loop:
+		for {
+			select {
+			case <-changed:
+				break loop
+			case e, ok := <-evs:
+				if !ok {
+					if len(paths) > 0 {
+						cancel()
+						return nil // every watched cgroup is gone
+					}
+					<-changed
+					break loop
+				}
+				l := line{Time: e.Time, Kind: e.Kind.String(), Cgroup: e.Path, Container: names[e.Path], Fraction: e.Fraction,
+					UsageB: int64(e.Snapshot.Usage.Bytes), LimitB: int64(e.Snapshot.Limit.Bytes), Kills: e.Delta.OOMKills().N}
+				if e.Kind == cgroup.EventOOM {
+					ev, _ := col.Cgroup(e.Path)
+					ev.Before = nil
+					d := oom.Diagnose(ev)
+					l.Cause, l.Victim = d.Cause, fmt.Sprintf("%s (pid %d)", d.VictimComm, d.VictimPID)
+					if len(d.Remedies) > 0 {
+						l.Remedy = strings.TrimSpace(d.Remedies[0].Setting + " " + d.Remedies[0].Value + ": " + d.Remedies[0].Action)
+					}
+				}
+				print(l)
+			}
+		}
+		cancel()
+	}
+	return nil
+}

@@ -107,7 +107,7 @@ type watched struct {
 // cgroup.events. Every wake-up is reconciled against the counters. It
 // returns an error wrapping ErrNotFound for a path that does not exist.
 func (fs *FS) Watch(ctx context.Context, paths []string, opts ...WatchOption) (<-chan Event, error) {
-	cfg := watchConfig{fractions: []float64{0.8, 0.9}, settle: 50 * time.Millisecond}
+	cfg := watchConfig{fractions: []float64{0.8, 0.9}, settle: 2 * time.Second}
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
 			return nil, err
@@ -117,7 +117,7 @@ func (fs *FS) Watch(ctx context.Context, paths []string, opts ...WatchOption) (<
 	if err != nil {
 		return nil, fmt.Errorf("cgroup: epoll: %w", err)
 	}
-	w := &watcher{fs: fs, ep: ep, cfg: cfg, byFD: map[int]*watched{}, inotify: -1}
+	w := &watcher{fs: fs, ep: ep, cfg: cfg, byFD: map[int]*watched{}, inotify: -1, pending: map[*watched]time.Time{}}
 	// A pipe wakes the loop when ctx is done.
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
@@ -158,6 +158,7 @@ type watcher struct {
 	inoWD        map[int]*watched
 	wakeR, wakeW int
 	live         int
+	pending      map[*watched]time.Time // OOM wake-ups whose kill is not counted yet
 }
 
 func (w *watcher) poll(fd int) error {
@@ -289,7 +290,11 @@ func (w *watcher) loop(ctx context.Context, out chan<- Event) {
 	events := make([]unix.EpollEvent, 32)
 	buf := make([]byte, 4096)
 	for w.live > 0 {
-		n, err := unix.EpollWait(w.ep, events, -1)
+		timeout := -1
+		if len(w.pending) > 0 {
+			timeout = 2
+		}
+		n, err := unix.EpollWait(w.ep, events, timeout)
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue
@@ -319,6 +324,7 @@ func (w *watcher) loop(ctx context.Context, out chan<- Event) {
 				}
 			}
 		}
+		w.recheck(ctx, out)
 	}
 }
 
@@ -342,43 +348,58 @@ func (w *watcher) inotifyEvents(ctx context.Context, buf []byte, out chan<- Even
 
 // emit snapshots the cgroup and reports what changed since its last
 // event. An OOM notification can come before the kill it announces is
-// counted (v1 signals at the OOM, the kill follows), so an OOM wake-up
-// without a counter change is re-read for a short while.
+// counted (v1 signals at the OOM, the kill follows, later still under
+// load), so an OOM wake-up without a counter change leaves the cgroup
+// pending: the loop re-reads it every few milliseconds for a while, and
+// the next event's Delta includes whatever moved meanwhile.
 func (w *watcher) emit(ctx context.Context, c *watched, kind EventKind, frac float64, out chan<- Event) {
-	deadline := time.Now().Add(w.cfg.settle)
-	for {
-		snap, err := c.cg.Snapshot()
-		if err != nil {
-			if errors.Is(err, ErrGone) || errors.Is(err, ErrNotFound) {
-				w.remove(c)
-				send(ctx, out, Event{Kind: EventRemoved, Path: c.cg.path, Time: w.fs.clock(), Monotonic: monotonic(), Snapshot: c.last, Err: err})
-				return
-			}
-			send(ctx, out, Event{Kind: kind, Path: c.cg.path, Time: w.fs.clock(), Monotonic: monotonic(), Err: err})
+	snap, err := c.cg.Snapshot()
+	if err != nil {
+		delete(w.pending, c)
+		if errors.Is(err, ErrGone) || errors.Is(err, ErrNotFound) {
+			w.remove(c)
+			send(ctx, out, Event{Kind: EventRemoved, Path: c.cg.path, Time: w.fs.clock(), Monotonic: monotonic(), Snapshot: c.last, Err: err})
 			return
 		}
-		d, derr := Diff(c.last, snap)
-		moved := derr == nil && (d.OOMKills().N > 0 || d.Events.OOM.N > 0 || d.LocalEvents.OOM.N > 0)
-		if kind == EventOOM && !moved && time.Now().Before(deadline) {
-			if c.cg.Version() == V2 {
-				if ok, _ := populated(c.cg.dir); !ok {
-					w.remove(c)
-					send(ctx, out, Event{Kind: EventRemoved, Path: c.cg.path, Time: snap.Time, Monotonic: monotonic(), Snapshot: snap})
-					return
-				}
+		send(ctx, out, Event{Kind: kind, Path: c.cg.path, Time: w.fs.clock(), Monotonic: monotonic(), Err: err})
+		return
+	}
+	d, derr := Diff(c.last, snap)
+	moved := derr == nil && (d.OOMKills().N > 0 || d.Events.OOMKill.N > 0 || d.Events.OOM.N > 0 || d.LocalEvents.OOM.N > 0)
+	switch {
+	case kind == EventOOM && !moved:
+		if c.cg.Version() == V2 {
+			if ok, _ := populated(c.cg.dir); !ok {
+				delete(w.pending, c)
+				w.remove(c)
+				send(ctx, out, Event{Kind: EventRemoved, Path: c.cg.path, Time: snap.Time, Monotonic: monotonic(), Snapshot: snap})
+				return
 			}
-			time.Sleep(time.Millisecond)
+		}
+		if _, ok := w.pending[c]; !ok {
+			w.pending[c] = time.Now().Add(w.cfg.settle)
+		}
+		return
+	case kind == EventThreshold && snap.Limit.Set() && float64(snap.Usage.Bytes) < frac*float64(snap.Limit.Bytes):
+		return // v1 thresholds fire both ways: only the upward crossing warns
+	case kind == EventThreshold:
+		send(ctx, out, Event{Kind: kind, Path: c.cg.path, Time: snap.Time, Monotonic: monotonic(), Snapshot: snap, Fraction: frac})
+		return
+	}
+	delete(w.pending, c)
+	c.last = snap
+	send(ctx, out, Event{Kind: kind, Path: c.cg.path, Time: snap.Time, Monotonic: monotonic(), Delta: d, Snapshot: snap, Fraction: frac})
+}
+
+// recheck re-reads the pending cgroups, dropping those whose wait ran out.
+func (w *watcher) recheck(ctx context.Context, out chan<- Event) {
+	now := time.Now()
+	for c, until := range w.pending {
+		if c.removed || now.After(until) {
+			delete(w.pending, c)
 			continue
 		}
-		if kind == EventOOM && !moved {
-			return // a wake-up with nothing new (a write to memory.events of another counter)
-		}
-		if kind == EventThreshold && snap.Limit.Set() && float64(snap.Usage.Bytes) < frac*float64(snap.Limit.Bytes) {
-			return // v1 thresholds fire both ways: only the upward crossing warns
-		}
-		c.last = snap
-		send(ctx, out, Event{Kind: kind, Path: c.cg.path, Time: snap.Time, Monotonic: monotonic(), Delta: d, Snapshot: snap, Fraction: frac})
-		return
+		w.emit(ctx, c, EventOOM, 0, out)
 	}
 }
 

@@ -149,8 +149,8 @@ func TestWatchV2Fixture(t *testing.T) {
 	events, err := fs.Watch(ctx, []string{cg.Path()})
 	require.NoError(t, err)
 	// The kernel rewrites memory.events when a counter moves: two kills at once.
-	require.NoError(t, os.WriteFile(filepath.Join(cg.Dir(), "memory.events"), []byte("low 0\nhigh 0\nmax 60\noom 3\noom_kill 3\noom_group_kill 0\n"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(cg.Dir(), "memory.events.local"), []byte("low 0\nhigh 0\nmax 60\noom 3\noom_kill 3\noom_group_kill 0\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(cg.Dir(), "memory.events"), []byte("low 0\nhigh 0\nmax 60\noom 3\noom_kill 3\noom_group_kill 0\n"), 0o644))
 	e := <-events
 	assert.Equal(t, cgroup.EventOOM, e.Kind)
 	assert.Equal(t, uint64(2), e.Delta.OOMKills().N, "coalesced kills counted")

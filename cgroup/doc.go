@@ -15,7 +15,16 @@
 // cgroup wraps ErrNotFound; one removed while read wraps ErrGone; a path
 // that escapes the hierarchy wraps ErrOutsideRoot.
 //
-// Snapshot costs about 30 µs for a v1 cgroup on the project's test machine
-// (openat + pread per file, no descriptor kept), against about 130 µs for
-// containerd/cgroups' Stat() of the same cgroup.
+// Watch reports OOM kills (v1 eventfd on memory.oom_control, v2 inotify on
+// memory.events), usage thresholds and removal as they happen, each
+// reconciled against the counters; WatchPressure reports PSI stalls. A
+// Sampler reads many cgroups cheaply for recommendations.
+//
+// Figures on the project's test machine (2 cores, Linux 6.18, cgroup v1):
+// Snapshot of a real cgroup about 30 µs (openat + pread per file, no
+// descriptor kept) against about 130 µs for containerd/cgroups' Stat() of
+// the same cgroup; Sampler about 3.9 µs per real cgroup-sample (1.1 µs
+// reading memory.stat every 10th sample; v1's memory.stat alone costs the
+// kernel ~2.4 µs) against ~147 µs for Stat(); kill-to-event latency of
+// Watch p50 0.3 ms, p99 3.4 ms over 100 real kills.
 package cgroup

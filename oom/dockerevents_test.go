@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/oomkit/oomkit/cgroup"
 	"github.com/oomkit/oomkit/internal/testenv"
 	"github.com/oomkit/oomkit/oom"
 )
@@ -170,4 +171,31 @@ func TestFollowDockerAcrossRestart(t *testing.T) {
 		}
 	}
 	assert.Positive(t, errs, "the follower saw the Engine go away")
+}
+
+// TestRealWatchContainer watches a real container's cgroup: the kill
+// arrives as an event counting it, and the container's end ends the watch.
+func TestRealWatchContainer(t *testing.T) {
+	cli := testenv.Docker(t)
+	fs, err := cgroup.NewFS()
+	require.NoError(t, err)
+	id := startContainer(t, cli, 24<<20, "sh", "-c", "sleep 1; /memhog -total 200MiB; sleep 1")
+	cg, err := fs.FindContainer(id)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	evs, err := fs.Watch(ctx, []string{cg.Path()}, cgroup.WithThresholds())
+	require.NoError(t, err)
+	var kills uint64
+	var last cgroup.EventKind
+	for e := range evs {
+		if e.Kind == cgroup.EventOOM {
+			kills += e.Delta.OOMKills().N
+			assert.Equal(t, cgroup.LimitOf(24<<20), e.Snapshot.Limit)
+		}
+		last = e.Kind
+	}
+	assert.Equal(t, uint64(1), kills)
+	assert.Equal(t, cgroup.EventRemoved, last, "the container's cgroup went away with it")
+	require.NoError(t, ctx.Err(), "the watch ended by itself")
 }

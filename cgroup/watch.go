@@ -107,7 +107,7 @@ type watched struct {
 // cgroup.events. Every wake-up is reconciled against the counters. It
 // returns an error wrapping ErrNotFound for a path that does not exist.
 func (fs *FS) Watch(ctx context.Context, paths []string, opts ...WatchOption) (<-chan Event, error) {
-	cfg := watchConfig{fractions: []float64{0.8, 0.9}, settle: 2 * time.Second}
+	cfg := watchConfig{fractions: []float64{0.8, 0.9}, settle: time.Second}
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
 			return nil, err
@@ -292,7 +292,7 @@ func (w *watcher) loop(ctx context.Context, out chan<- Event) {
 	for w.live > 0 {
 		timeout := -1
 		if len(w.pending) > 0 {
-			timeout = 2
+			timeout = 5
 		}
 		n, err := unix.EpollWait(w.ep, events, timeout)
 		if err != nil {
@@ -386,7 +386,10 @@ func (w *watcher) emit(ctx context.Context, c *watched, kind EventKind, frac flo
 		send(ctx, out, Event{Kind: kind, Path: c.cg.path, Time: snap.Time, Monotonic: monotonic(), Snapshot: snap, Fraction: frac})
 		return
 	}
-	delete(w.pending, c)
+	// Keep re-reading a while: one notification can stand for several
+	// OOMs whose kills land after this snapshot, and no further
+	// notification will come for them.
+	w.pending[c] = time.Now().Add(w.cfg.settle)
 	c.last = snap
 	send(ctx, out, Event{Kind: kind, Path: c.cg.path, Time: snap.Time, Monotonic: monotonic(), Delta: d, Snapshot: snap, Fraction: frac})
 }

@@ -117,7 +117,7 @@ func (fs *FS) Watch(ctx context.Context, paths []string, opts ...WatchOption) (<
 	if err != nil {
 		return nil, fmt.Errorf("cgroup: epoll: %w", err)
 	}
-	w := &watcher{fs: fs, ep: ep, cfg: cfg, byFD: map[int]*watched{}, inotify: -1, pending: map[*watched]time.Time{}}
+	w := &watcher{fs: fs, ep: ep, cfg: cfg, byFD: map[int]*watched{}, inotify: -1, pending: map[*watched]pend{}}
 	// A pipe wakes the loop when ctx is done.
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
@@ -149,6 +149,14 @@ func (fs *FS) Watch(ctx context.Context, paths []string, opts ...WatchOption) (<
 	return out, nil
 }
 
+// pend is a cgroup being re-read: fast while an OOM notification's kill is
+// not counted yet (the latency of the event), slowly for a while after an
+// event (kills a coalesced notification stood for).
+type pend struct {
+	until time.Time
+	fast  bool
+}
+
 type watcher struct {
 	fs           *FS
 	ep           int
@@ -158,7 +166,7 @@ type watcher struct {
 	inoWD        map[int]*watched
 	wakeR, wakeW int
 	live         int
-	pending      map[*watched]time.Time // OOM wake-ups whose kill is not counted yet
+	pending      map[*watched]pend // cgroups re-read after an OOM wake-up
 }
 
 func (w *watcher) poll(fd int) error {
@@ -291,8 +299,12 @@ func (w *watcher) loop(ctx context.Context, out chan<- Event) {
 	buf := make([]byte, 4096)
 	for w.live > 0 {
 		timeout := -1
-		if len(w.pending) > 0 {
-			timeout = 5
+		for _, p := range w.pending {
+			timeout = 20
+			if p.fast {
+				timeout = 1
+				break
+			}
 		}
 		n, err := unix.EpollWait(w.ep, events, timeout)
 		if err != nil {
@@ -376,8 +388,8 @@ func (w *watcher) emit(ctx context.Context, c *watched, kind EventKind, frac flo
 				return
 			}
 		}
-		if _, ok := w.pending[c]; !ok {
-			w.pending[c] = time.Now().Add(w.cfg.settle)
+		if p, ok := w.pending[c]; !ok || !p.fast {
+			w.pending[c] = pend{until: time.Now().Add(w.cfg.settle), fast: true}
 		}
 		return
 	case kind == EventThreshold && snap.Limit.Set() && float64(snap.Usage.Bytes) < frac*float64(snap.Limit.Bytes):
@@ -389,7 +401,7 @@ func (w *watcher) emit(ctx context.Context, c *watched, kind EventKind, frac flo
 	// Keep re-reading a while: one notification can stand for several
 	// OOMs whose kills land after this snapshot, and no further
 	// notification will come for them.
-	w.pending[c] = time.Now().Add(w.cfg.settle)
+	w.pending[c] = pend{until: time.Now().Add(w.cfg.settle)}
 	c.last = snap
 	send(ctx, out, Event{Kind: kind, Path: c.cg.path, Time: snap.Time, Monotonic: monotonic(), Delta: d, Snapshot: snap, Fraction: frac})
 }
@@ -397,8 +409,8 @@ func (w *watcher) emit(ctx context.Context, c *watched, kind EventKind, frac flo
 // recheck re-reads the pending cgroups, dropping those whose wait ran out.
 func (w *watcher) recheck(ctx context.Context, out chan<- Event) {
 	now := time.Now()
-	for c, until := range w.pending {
-		if c.removed || now.After(until) {
+	for c, p := range w.pending {
+		if c.removed || now.After(p.until) {
 			delete(w.pending, c)
 			continue
 		}

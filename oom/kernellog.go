@@ -250,7 +250,7 @@ func (p *Parser) skipUnrelated() {
 	}
 	region := buf[:last+1]
 	hit := -1
-	for _, kw := range [...][]byte{kwOOM, kwKill, kwOOMUp} {
+	for _, kw := range [...][]byte{kwKill, kwKillUp} {
 		lim := region
 		if hit >= 0 {
 			lim = region[:hit]
@@ -267,17 +267,20 @@ func (p *Parser) skipUnrelated() {
 }
 
 var (
-	kwOOM   = []byte("oom")
-	kwOOMUp = []byte("OOM")
-	kwKill  = []byte("Kill")
+	// Every line that can open a report holds one of these: the header
+	// ("invoked oom-killer"), the summary ("oom-kill:"), the kill lines
+	// ("Killed process", "Kill process"). Both start with a letter rare in
+	// logs, which makes the search fast.
+	kwKill   = []byte("kill")
+	kwKillUp = []byte("Kill")
 )
 
 // line handles one raw line.
 func (p *Parser) line(raw []byte) {
 	if p.cur == nil {
 		// Fast path: a line outside a report matters only if it can start
-		// one, and every such line holds one of three words.
-		if !bytes.Contains(raw, kwOOM) && !bytes.Contains(raw, kwKill) && !bytes.Contains(raw, kwOOMUp) {
+		// one, and every such line holds one of two words.
+		if !bytes.Contains(raw, kwKill) && !bytes.Contains(raw, kwKillUp) {
 			return
 		}
 	}

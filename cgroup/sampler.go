@@ -50,6 +50,7 @@ type sampled struct {
 	inactive, anon Amount
 	file, shmem    Amount
 	swap           Amount
+	st             MemoryStat // parse target, reused
 	gone           bool
 }
 
@@ -239,54 +240,17 @@ func (s *Sampler) read(e *sampled, now time.Time, readStat bool) (Reading, error
 	return r, nil
 }
 
-// scanStat picks the sampler's fields out of memory.stat without
-// allocating.
+// scanStat reads memory.stat with the snapshot's parsers (which allocate
+// nothing) and keeps the sampler's fields.
 func scanStat(b []byte, e *sampled) {
-	for len(b) > 0 {
-		nl := bytes.IndexByte(b, '\n')
-		if nl < 0 {
-			nl = len(b)
-		}
-		l := b[:nl]
-		b = b[min(nl+1, len(b)):]
-		sp := bytes.IndexByte(l, ' ')
-		if sp <= 0 {
-			continue
-		}
-		k := l[:sp]
-		v, err := parseUint(l[sp+1:])
-		if err != nil {
-			continue
-		}
-		a := AmountOf(Bytes(v))
-		if e.v2 {
-			switch string(k) {
-			case "inactive_file":
-				e.inactive = a
-			case "anon":
-				e.anon = a
-			case "file":
-				e.file = a
-			case "shmem":
-				e.shmem = a
-			}
-			continue
-		}
-		if len(k) < 6 || k[0] != 't' {
-			continue // only the hierarchical total_* fields
-		}
-		switch string(k) {
-		case "total_inactive_file":
-			e.inactive = a
-		case "total_rss":
-			e.anon = a
-		case "total_cache":
-			e.file = a
-		case "total_shmem":
-			e.shmem = a
-		case "total_swap":
-			e.swap = a
-		}
+	if e.v2 {
+		_ = parseV2Stat(b, "memory.stat", &e.st) // a malformed line leaves its field as it was
+	} else {
+		_ = parseV1Stat(b, "memory.stat", &e.st)
+	}
+	e.inactive, e.anon, e.file, e.shmem = e.st.InactiveFile, e.st.Anon, e.st.File, e.st.Shmem
+	if !e.v2 {
+		e.swap = e.st.Swap
 	}
 }
 

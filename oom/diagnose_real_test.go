@@ -285,3 +285,15 @@ func TestRealUnknownContainer(t *testing.T) {
 	require.ErrorIs(t, err, cgroup.ErrNotFound)
 	assert.NotEmpty(t, ev.Missing)
 }
+
+// TestMainJobEmbeddedCase runs the README's first command: examples/diagnose
+// with no arguments diagnoses the real kill recorded on the test machine.
+func TestMainJobEmbeddedCase(t *testing.T) {
+	d := cliDiagnosis(t)
+	assert.Equal(t, oom.CauseContainerLimit, d.Cause)
+	assert.True(t, d.Killed)
+	assert.Equal(t, "memhog", d.VictimComm)
+	assert.Equal(t, int64(32<<20), d.LimitBytes)
+	assert.NotEmpty(t, d.OOMMemcg)
+	assert.Empty(t, d.Missing, "the embedded case is complete")
+}

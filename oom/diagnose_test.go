@@ -1,6 +1,7 @@
 package oom_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,4 +146,27 @@ func TestDiagnoseLeakForecast(t *testing.T) {
 	}
 	d = oom.Diagnose(oom.Evidence{After: tree, Samples: samples})
 	assert.Nil(t, d.Leak)
+}
+
+// TestDiagnoseCorpusInspect diagnoses the shared corpus's real docker
+// inspect output (a running container without a memory limit, Docker
+// Desktop 2019; skipped when the corpus is absent): a risk, not a kill.
+func TestDiagnoseCorpusInspect(t *testing.T) {
+	path := filepath.Join("..", "..", "shared", "corpus", "docker", "21-becorecode-full-docker-inspect-running-docker-desktop-2019.json")
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		t.Skip("shared corpus not present")
+	}
+	require.NoError(t, err)
+	var ins []container.InspectResponse
+	require.NoError(t, json.Unmarshal(data, &ins), path)
+	require.Len(t, ins, 1)
+	require.NotNil(t, ins[0].State)
+	require.True(t, ins[0].State.Running)
+	d := oom.Diagnose(oom.Evidence{Inspect: &ins[0]})
+	assert.Equal(t, oom.CauseNoLimit, d.Cause)
+	assert.False(t, d.Killed)
+	assert.Zero(t, d.LimitBytes)
+	assert.Empty(t, d.Conflicts)
+	assert.NotEmpty(t, d.Remedies)
 }

@@ -475,7 +475,7 @@ func (d *diag) swap() {
 
 // leak fits a line to non-reclaimable usage (else the working set).
 func (d *diag) leak() {
-	s := d.ev.Samples
+	s := beforeReset(d.ev.Samples)
 	if len(s) < 8 {
 		return
 	}
@@ -538,6 +538,25 @@ func (d *diag) leak() {
 	}
 	d.item("samples", d.path, fmt.Sprintf("%s grew steadily by %s/h over %s (R²=%.2f, %d samples)", kind, units.BytesSize(slope), span.Round(time.Second), r2, len(s)), "")
 	d.add(CauseLeak, 0.5+0.4*r2, fmt.Sprintf("%s grows at %s/h: it will reach any limit; a larger limit only delays the kill", kind, units.BytesSize(slope)))
+}
+
+// beforeReset drops a short tail of samples after the last sudden drop of
+// the working set (to under half, from at least 1 MiB): the kill frees the
+// memory at once, and a sampler that reads the cgroup until it is removed
+// (late, on a loaded host) or a post-mortem snapshot adds near-zero samples
+// that are not part of the trend. A long tail is kept, so repeated drops (a
+// garbage-collected sawtooth, a restarted container) still break the fit.
+func beforeReset(s []UsageSample) []UsageSample {
+	for i := len(s) - 1; i > 0; i-- {
+		prev, cur := s[i-1].WorkingSet, s[i].WorkingSet
+		if prev >= 1<<20 && cur < prev/2 {
+			if len(s)-i <= len(s)/4 {
+				return s[:i]
+			}
+			break
+		}
+	}
+	return s
 }
 
 // limits flags a container with no limit anywhere on its path.

@@ -140,7 +140,7 @@ func TestRealLeak(t *testing.T) {
 	const step, interval = 1 << 20, 50 * time.Millisecond
 	id := startContainer(t, cli, 96<<20, "sh", "-c", "sleep 1; exec /memhog -step 1MiB -interval 50ms -total 0")
 	d := cliDiagnosis(t, "--container", id, "--follow")
-	require.Contains(t, causes(d), oom.CauseLeak)
+	require.Contains(t, causes(d), oom.CauseLeak, "evidence %+v", d.Evidence)
 	require.Contains(t, causes(d), oom.CauseContainerLimit)
 	require.NotNil(t, d.Leak)
 	nominal := float64(step) / interval.Hours()

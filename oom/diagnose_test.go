@@ -148,6 +148,34 @@ func TestDiagnoseLeakForecast(t *testing.T) {
 	assert.Nil(t, d.Leak)
 }
 
+// TestDiagnoseLeakThenKill: samples read after the kill (the dead cgroup,
+// still there on a loaded host, or a post-mortem snapshot) are near zero;
+// they end the run, they do not hide its trend. A sawtooth (drops all
+// along) stays no leak.
+func TestDiagnoseLeakThenKill(t *testing.T) {
+	tree := []cgroup.MemorySnapshot{v2("/c", cgroup.LimitOf(96<<20), 1, 1)}
+	var samples []oom.UsageSample
+	for i := range 50 {
+		b := cgroup.Bytes(2<<20 + i*(2<<20))
+		samples = append(samples, oom.UsageSample{Time: t0.Add(time.Duration(i) * 100 * time.Millisecond), WorkingSet: b, NonReclaimable: b})
+	}
+	for i := range 6 { // after the kill
+		samples = append(samples, oom.UsageSample{Time: t0.Add(time.Duration(50+i) * 100 * time.Millisecond), WorkingSet: 40 << 10})
+	}
+	d := oom.Diagnose(oom.Evidence{After: tree, Samples: samples})
+	require.NotNil(t, d.Leak, "causes %v", d.Causes)
+	assert.InEpsilon(t, float64(20<<20)*3600, d.Leak.BytesPerHour, 0.01)
+	assert.Equal(t, 50, d.Leak.Samples)
+
+	var saw []oom.UsageSample
+	for i := range 60 {
+		b := cgroup.Bytes(2<<20 + (i%15)*(4<<20))
+		saw = append(saw, oom.UsageSample{Time: t0.Add(time.Duration(i) * time.Second), WorkingSet: b, NonReclaimable: b})
+	}
+	d = oom.Diagnose(oom.Evidence{After: tree, Samples: saw})
+	assert.Nil(t, d.Leak, "a sawtooth is no leak")
+}
+
 // TestDiagnoseCorpusInspect diagnoses the shared corpus's real docker
 // inspect output (a running container without a memory limit, Docker
 // Desktop 2019; skipped when the corpus is absent): a risk, not a kill.

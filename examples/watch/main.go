@@ -80,7 +80,6 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 	}
 	col := &oom.Collector{FS: fs}
 	var cli *client.Client
-	names := map[string]string{} // cgroup path -> container name
 	if len(paths) == 0 {
 		if cli, err = client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation()); err != nil {
 			return err
@@ -106,80 +105,114 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 			fmt.Printf("%s %s %s\n", l.Time.Format(time.TimeOnly), strings.ToUpper(l.Kind), who)
 		}
 	}
-	for ctx.Err() == nil {
-		watchPaths := paths
-		changed := make(chan struct{}, 1)
+
+	// One watch per cgroup, so a container that starts or goes away
+	// changes nothing for the others: no kill falls into a gap.
+	type ended struct{ path string }
+	evs := make(chan cgroup.Event)
+	done := make(chan ended)
+	active := map[string]context.CancelFunc{}
+	names := map[string]string{} // cgroup path -> container name
+	watch := func(path string) error {
+		if _, ok := active[path]; ok {
+			return nil
+		}
 		wctx, cancel := context.WithCancel(ctx)
-		if cli != nil {
-			list, err := cli.ContainerList(ctx, container.ListOptions{})
-			if err != nil {
-				cancel()
-				return fmt.Errorf("docker: %w", err)
-			}
-			watchPaths = nil
-			for _, c := range list {
-				if cg, err := fs.FindContainer(c.ID); err == nil {
-					watchPaths = append(watchPaths, cg.Path())
-					names[cg.Path()] = strings.TrimPrefix(c.Names[0], "/")
-				}
-			}
-			// A container starting or stopping changes the set: watch anew.
-			go func() {
-				_ = oom.FollowDocker(wctx, cli, func(m events.Message) {
-					if m.Action == "start" || m.Action == "destroy" {
-						select {
-						case changed <- struct{}{}:
-						default:
-						}
-					}
-				})
-			}()
-			if !asJSON {
-				fmt.Printf("watching %d container(s)\n", len(watchPaths))
-			}
-		}
-		if len(watchPaths) == 0 {
-			select {
-			case <-ctx.Done():
-			case <-changed:
-			}
-			cancel()
-			continue
-		}
-		evs, err := fs.Watch(wctx, watchPaths, cgroup.WithThresholds(fracs...))
+		ch, err := fs.Watch(wctx, []string{path}, cgroup.WithThresholds(fracs...))
 		if err != nil {
 			cancel()
 			return err
 		}
-	loop:
-		for {
+		active[path] = cancel
+		go func() {
+			for e := range ch {
+				select {
+				case evs <- e:
+				case <-ctx.Done():
+				}
+			}
 			select {
-			case <-changed:
-				break loop
-			case e, ok := <-evs:
-				if !ok {
-					if len(paths) > 0 {
-						cancel()
-						return nil // every watched cgroup is gone
-					}
-					<-changed
-					break loop
-				}
-				l := line{Time: e.Time, Kind: e.Kind.String(), Cgroup: e.Path, Container: names[e.Path], Fraction: e.Fraction,
-					UsageB: int64(e.Snapshot.Usage.Bytes), LimitB: int64(e.Snapshot.Limit.Bytes), Kills: e.Delta.OOMKills().N}
-				if e.Kind == cgroup.EventOOM {
-					ev, _ := col.Cgroup(e.Path)
-					ev.Before = nil
-					d := oom.Diagnose(ev)
-					l.Cause, l.Victim = d.Cause, fmt.Sprintf("%s (pid %d)", d.VictimComm, d.VictimPID)
-					if len(d.Remedies) > 0 {
-						l.Remedy = strings.TrimSpace(d.Remedies[0].Setting + " " + d.Remedies[0].Value + ": " + d.Remedies[0].Action)
+			case done <- ended{path}:
+			case <-ctx.Done():
+			}
+		}()
+		return nil
+	}
+
+	var dockerMsgs chan events.Message
+	if cli != nil {
+		// Follow the Engine before listing, so a container started in
+		// between is not missed (watch ignores a path it already has).
+		dockerMsgs = make(chan events.Message, 64)
+		go func() {
+			_ = oom.FollowDocker(ctx, cli, func(m events.Message) {
+				if m.Type == events.ContainerEventType && m.Action == events.ActionStart {
+					select {
+					case dockerMsgs <- m:
+					case <-ctx.Done():
 					}
 				}
-				print(l)
+			}, oom.WithSince(time.Now()))
+		}()
+		list, err := cli.ContainerList(ctx, container.ListOptions{})
+		if err != nil {
+			return fmt.Errorf("docker: %w", err)
+		}
+		for _, c := range list {
+			if cg, err := fs.FindContainer(c.ID); err == nil && watch(cg.Path()) == nil {
+				names[cg.Path()] = strings.TrimPrefix(c.Names[0], "/")
 			}
 		}
-		cancel()
+		// On stderr, so JSON Lines on stdout stay JSON; it also tells
+		// scripts (and the tests) that the watch is armed.
+		fmt.Fprintf(os.Stderr, "watching %d container(s)\n", len(active))
+	} else {
+		for _, p := range paths {
+			if err := watch(p); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(os.Stderr, "watching %d cgroup(s)\n", len(active))
 	}
-	return nil
+
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-dockerMsgs:
+			cg, err := fs.FindContainer(m.Actor.ID)
+			if err != nil {
+				continue // exited at once; its die event says the rest
+			}
+			if err := watch(cg.Path()); err != nil {
+				fmt.Fprintln(os.Stderr, "watch:", err)
+				continue
+			}
+			names[cg.Path()] = strings.TrimPrefix(m.Actor.Attributes["name"], "/")
+		case d := <-done:
+			if cancel, ok := active[d.path]; ok {
+				cancel()
+				delete(active, d.path)
+				delete(names, d.path)
+			}
+			if cli == nil && len(active) == 0 {
+				return nil // every watched cgroup is gone
+			}
+		case e := <-evs:
+			l := line{Time: e.Time, Kind: e.Kind.String(), Cgroup: e.Path, Container: names[e.Path], Fraction: e.Fraction,
+				UsageB: int64(e.Snapshot.Usage.Bytes), LimitB: int64(e.Snapshot.Limit.Bytes), Kills: e.Delta.OOMKills().N}
+			if e.Kind == cgroup.EventOOM {
+				ev, _ := col.Cgroup(e.Path)
+				if len(ev.After) == 0 && e.Err == nil {
+					ev.After = []cgroup.MemorySnapshot{e.Snapshot} // gone since: the event's own snapshot
+				}
+				d := oom.Diagnose(ev)
+				l.Cause, l.Victim = d.Cause, fmt.Sprintf("%s (pid %d)", d.VictimComm, d.VictimPID)
+				if len(d.Remedies) > 0 {
+					l.Remedy = strings.TrimSpace(d.Remedies[0].Setting + " " + d.Remedies[0].Value + ": " + d.Remedies[0].Action)
+				}
+			}
+			print(l)
+		}
+	}
 }

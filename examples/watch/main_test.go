@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oomkit/oomkit/internal/testenv"
+	"github.com/oomkit/oomkit/oom"
+)
+
+// The command is run as a user runs it: built, started, read from its
+// output, stopped with Ctrl-C (SIGINT).
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func watchBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "oomkit-watch-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "watch")
+		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build examples/watch: %w\n%s", err, out)
+		}
+	})
+	require.NoError(t, buildErr)
+	return binPath
+}
+
+// proc is a running examples/watch: its stdout lines and its exit.
+type proc struct {
+	cmd   *exec.Cmd
+	lines chan string
+	exit  chan error
+}
+
+// startWatch starts the command and waits until it says on stderr that it
+// is watching (the watch is armed then).
+func startWatch(t *testing.T, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(watchBinary(t), args...)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	p := &proc{cmd: cmd, lines: make(chan string, 100), exit: make(chan error, 1)}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	armed := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			t.Log("watch stderr:", sc.Text())
+			if strings.HasPrefix(sc.Text(), "watching ") {
+				select {
+				case armed <- sc.Text():
+				default:
+				}
+			}
+		}
+	}()
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+		close(p.lines)
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	go func() { p.exit <- cmd.Wait() }()
+	select {
+	case <-armed:
+	case err := <-p.exit:
+		t.Fatalf("watch exited before watching: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("watch did not start watching in 30 s")
+	}
+	return p
+}
+
+// next returns the next stdout line, failing after d.
+func (p *proc) next(t *testing.T, d time.Duration) string {
+	t.Helper()
+	select {
+	case l, ok := <-p.lines:
+		require.True(t, ok, "watch closed its output")
+		return l
+	case <-time.After(d):
+		t.Fatalf("no output from watch in %s", d)
+		return ""
+	}
+}
+
+// exited waits for the command to exit on its own and checks it succeeded.
+func (p *proc) exited(t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case err := <-p.exit:
+		require.NoError(t, err, "watch exit")
+	case <-time.After(d):
+		t.Fatalf("watch still running after %s", d)
+	}
+}
+
+// TestCgroupKill watches a real cgroup whose process climbs to its limit
+// and is killed: the 80% and 90% warnings come first, then the kill with
+// its diagnosis, as JSON Lines; when the cgroup is removed the command ends
+// by itself.
+func TestCgroupKill(t *testing.T) {
+	hog := testenv.MemHog(t)
+	c := testenv.NewCgroup(t, nil, "watch")
+	c.SetLimit(32 << 20)
+	p := startWatch(t, "--cgroup", c.Path, "--json")
+	ws := c.Run(hog, "-step", "1MiB", "-interval", "10ms", "-total", "200MiB")
+	require.True(t, ws.Signaled(), "memhog must be OOM-killed, got %v", ws)
+
+	var kinds []string
+	var fracs []float64
+	var kill line
+	for kill.Kind == "" {
+		raw := p.next(t, 15*time.Second)
+		var l line
+		require.NoError(t, json.Unmarshal([]byte(raw), &l), raw)
+		assert.Equal(t, c.Path, l.Cgroup)
+		kinds = append(kinds, l.Kind)
+		switch l.Kind {
+		case "threshold":
+			fracs = append(fracs, l.Fraction)
+			assert.Equal(t, int64(32<<20), l.LimitB)
+			assert.GreaterOrEqual(t, float64(l.UsageB), l.Fraction*float64(32<<20)*0.99, raw)
+		case "oom":
+			kill = l
+		}
+	}
+	assert.Equal(t, []float64{0.8, 0.9}, fracs, "both warnings, in order, before the kill: %v", kinds)
+	assert.Equal(t, uint64(1), kill.Kills)
+	assert.Equal(t, oom.CauseContainerLimit, kill.Cause)
+	assert.Contains(t, kill.Victim, "memhog")
+	assert.Contains(t, kill.Remedy, "--memory")
+
+	// Removing the only watched cgroup ends the command cleanly.
+	require.NoError(t, os.Remove(c.Dir))
+	for l := range p.lines {
+		assert.Contains(t, l, `"kind":"removed"`)
+	}
+	p.exited(t, 10*time.Second)
+}
+
+// TestDockerKillAndInterrupt watches the Engine's containers: a container
+// started after the watch began is picked up, its kill is reported under its
+// name, and Ctrl-C ends the command at once.
+func TestDockerKillAndInterrupt(t *testing.T) {
+	cli := testenv.Docker(t)
+	hog := testenv.MemHog(t)
+	p := startWatch(t)
+	ctx := context.Background()
+	name := fmt.Sprintf("oomkit-watch-%d", time.Now().UnixNano()%1e6)
+	hc := &container.HostConfig{
+		Resources: container.Resources{Memory: 32 << 20, MemorySwap: 32 << 20},
+		Binds:     []string{hog + ":/memhog:ro"}, NetworkMode: "none",
+	}
+	// It waits for /tmp/go, so the kill cannot come before the watch has
+	// seen the container start.
+	created, err := cli.ContainerCreate(ctx, &container.Config{Image: testenv.Image(),
+		Cmd: []string{"sh", "-c", "until [ -e /tmp/go ]; do sleep 0.1; done; exec /memhog -step 1MiB -interval 10ms -total 200MiB"}},
+		hc, nil, nil, name)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_ = cli.ContainerRemove(context.Background(), created.ID, container.RemoveOptions{Force: true})
+	})
+	require.NoError(t, cli.ContainerStart(ctx, created.ID, container.StartOptions{}))
+	time.Sleep(2 * time.Second) // the start event reaches the watch
+	exec, err := cli.ContainerExecCreate(ctx, created.ID, container.ExecOptions{Cmd: []string{"sh", "-c", "echo > /tmp/go"}})
+	require.NoError(t, err)
+	require.NoError(t, cli.ContainerExecStart(ctx, exec.ID, container.ExecStartOptions{Detach: true}))
+
+	deadline := time.Now().Add(30 * time.Second)
+	var killLine string
+	for killLine == "" && time.Now().Before(deadline) {
+		l := p.next(t, time.Until(deadline))
+		if strings.Contains(l, " KILL "+name+":") {
+			killLine = l
+		}
+	}
+	require.NotEmpty(t, killLine)
+	assert.Contains(t, killLine, "cause container_limit")
+	assert.Contains(t, killLine, "memhog")
+
+	start := time.Now()
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGINT))
+	p.exited(t, 5*time.Second)
+	t.Logf("exited %s after SIGINT", time.Since(start).Round(time.Millisecond))
+}

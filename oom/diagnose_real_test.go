@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,35 +24,12 @@ import (
 // kernel's OOM killer, and each diagnosed both by the public API and by
 // examples/diagnose --json.
 
-var (
-	diagOnce sync.Once
-	diagBin  string
-	diagErr  error
-)
-
-// diagnoseBinary builds examples/diagnose once.
-func diagnoseBinary(t *testing.T) string {
-	t.Helper()
-	diagOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "oomkit-diagnose-")
-		if err != nil {
-			diagErr = err
-			return
-		}
-		diagBin = filepath.Join(dir, "diagnose")
-		out, err := exec.Command("go", "build", "-o", diagBin, "github.com/oomkit/oomkit/examples/diagnose").CombinedOutput()
-		if err != nil {
-			diagErr = fmt.Errorf("build examples/diagnose: %w\n%s", err, out)
-		}
-	})
-	require.NoError(t, diagErr)
-	return diagBin
-}
+const diagnosePkg = "github.com/oomkit/oomkit/examples/diagnose"
 
 // cliDiagnosis runs examples/diagnose --json with args.
 func cliDiagnosis(t *testing.T, args ...string) oom.Diagnosis {
 	t.Helper()
-	cmd := exec.Command(diagnoseBinary(t), append([]string{"--json"}, args...)...)
+	cmd := exec.Command(testenv.Build(t, diagnosePkg), append([]string{"--json"}, args...)...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	require.NoError(t, err, "examples/diagnose %v", args)
@@ -137,6 +113,7 @@ func TestRealContainerLimit(t *testing.T) {
 
 func TestRealLeak(t *testing.T) {
 	cli := testenv.Docker(t)
+	testenv.Build(t, diagnosePkg) // now: the container leaks for seconds only, a build can take longer
 	const step, interval = 1 << 20, 50 * time.Millisecond
 	id := startContainer(t, cli, 96<<20, "sh", "-c", "sleep 1; exec /memhog -step 1MiB -interval 50ms -total 0")
 	d := cliDiagnosis(t, "--container", id, "--follow")

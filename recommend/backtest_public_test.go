@@ -195,20 +195,8 @@ func TestBacktestPublic(t *testing.T) {
 	fmt.Fprintf(&table, "| trace | samples | %s |\n", strings.Join(names(backtestStrategies(t)), " | "))
 	var oursSlack, vpaSlack float64
 	for _, tr := range traces {
-		var row []string
-		var ours, vpa, vpaNoFloor Result
-		for _, s := range publicStrategies(t, tr.long) {
-			res := Backtest(tr.samples, s, tr.cfg)
-			row = append(row, fmt.Sprintf("%d / %.0f%%", res.OOMs, 100*res.MeanSlack))
-			switch s.Name() {
-			case "oomkit":
-				ours = res
-			case "vpa":
-				vpa = res
-			case "vpa-no-floor":
-				vpaNoFloor = res
-			}
-		}
+		row, by := replay(tr.samples, publicStrategies(t, tr.long), tr.cfg)
+		ours, vpa, vpaNoFloor := by["oomkit"], by["vpa"], by["vpa-no-floor"]
 		fmt.Fprintf(&table, "| %s | %d | %s |\n", tr.name, len(tr.samples), strings.Join(row, " | "))
 		assert.LessOrEqual(t, ours.OOMs, vpaNoFloor.OOMs, "%s: no more OOMs than VPA without its floor", tr.name)
 		if peak(tr.samples) >= vpaFloor {

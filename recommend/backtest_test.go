@@ -30,18 +30,8 @@ func TestBacktest(t *testing.T) {
 		trace, err := Trace(name, t0)
 		require.NoError(t, err)
 		require.Greater(t, len(trace), 1000, name)
-		var row []string
-		var ours, vpa Result
-		for _, s := range backtestStrategies(t) {
-			res := Backtest(trace, s, BacktestConfig{})
-			row = append(row, fmt.Sprintf("%d / %.0f%%", res.OOMs, 100*res.MeanSlack))
-			switch s.Name() {
-			case "oomkit":
-				ours = res
-			case "vpa":
-				vpa = res
-			}
-		}
+		row, by := replay(trace, backtestStrategies(t), BacktestConfig{})
+		ours, vpa := by["oomkit"], by["vpa"]
 		fmt.Fprintf(&table, "| %s | %s |\n", name, strings.Join(row, " | "))
 		assert.LessOrEqual(t, ours.OOMs, vpa.OOMs, "%s: no more OOMs than VPA", name)
 		oursSlack += ours.MeanSlack
@@ -49,6 +39,19 @@ func TestBacktest(t *testing.T) {
 	}
 	t.Logf("OOMs / mean slack per trace and strategy:\n%s", table.String())
 	assert.LessOrEqual(t, oursSlack, 0.7*vpaSlack, "at least 30%% less mean slack than VPA overall")
+}
+
+// replay runs each strategy on a trace: the table cells ("OOMs / slack")
+// and the results by strategy name.
+func replay(trace []Sample, ss []Strategy, cfg BacktestConfig) ([]string, map[string]Result) {
+	var row []string
+	by := map[string]Result{}
+	for _, s := range ss {
+		res := Backtest(trace, s, cfg)
+		row = append(row, fmt.Sprintf("%d / %.0f%%", res.OOMs, 100*res.MeanSlack))
+		by[s.Name()] = res
+	}
+	return row, by
 }
 
 func names(ss []Strategy) []string {

@@ -8,9 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,29 +24,6 @@ import (
 // The command is run as a user runs it: built, started, read from its
 // output, stopped with Ctrl-C (SIGINT).
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-func watchBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "oomkit-watch-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "watch")
-		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build examples/watch: %w\n%s", err, out)
-		}
-	})
-	require.NoError(t, buildErr)
-	return binPath
-}
-
 // proc is a running examples/watch: its stdout lines and its exit.
 type proc struct {
 	cmd   *exec.Cmd
@@ -60,7 +35,7 @@ type proc struct {
 // is watching (the watch is armed then).
 func startWatch(t *testing.T, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(watchBinary(t), args...)
+	cmd := exec.Command(testenv.Build(t, "github.com/oomkit/oomkit/examples/watch"), args...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	stderr, err := cmd.StderrPipe()

@@ -187,33 +187,53 @@ func (c *Cgroup) remove() {
 	c.t.Errorf("could not remove test cgroup %s", c.Dir)
 }
 
+type built struct {
+	once sync.Once
+	path string
+	err  error
+}
+
 var (
-	hogOnce sync.Once
-	hogPath string
-	hogErr  error
+	buildMu sync.Mutex
+	builds  = map[string]*built{}
 )
 
-// MemHog builds internal/cmd/memhog (static, so it also runs inside a
-// busybox container) once per test binary and returns its path.
-func MemHog(t testing.TB) string {
+// Build builds a package of this module once per test binary (static, with
+// cgo off, so it also runs inside a busybox container) and returns the
+// binary's path; a failed build fails the test.
+func Build(t testing.TB, pkg string) string {
 	t.Helper()
-	hogOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "oomkit-memhog-")
+	buildMu.Lock()
+	b, ok := builds[pkg]
+	if !ok {
+		b = &built{}
+		builds[pkg] = b
+	}
+	buildMu.Unlock()
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", "oomkit-build-")
 		if err != nil {
-			hogErr = err
+			b.err = err
 			return
 		}
-		hogPath = filepath.Join(dir, "memhog")
-		cmd := exec.Command("go", "build", "-o", hogPath, "github.com/oomkit/oomkit/internal/cmd/memhog")
+		b.path = filepath.Join(dir, filepath.Base(pkg))
+		cmd := exec.Command("go", "build", "-o", b.path, pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			hogErr = fmt.Errorf("build memhog: %w\n%s", err, out)
+			b.err = fmt.Errorf("build %s: %w\n%s", pkg, err, out)
 		}
 	})
-	if hogErr != nil {
-		t.Fatal(hogErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return hogPath
+	return b.path
+}
+
+// MemHog builds internal/cmd/memhog once per test binary and returns its
+// path.
+func MemHog(t testing.TB) string {
+	t.Helper()
+	return Build(t, "github.com/oomkit/oomkit/internal/cmd/memhog")
 }
 
 // DefaultImage is the image .ci/run imports from a busybox rootfs.

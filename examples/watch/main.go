@@ -6,6 +6,9 @@
 //	  --json                   one JSON object per line
 //	  --thresholds 0.8,0.9     fractions of the limit that warn
 //
+// Once its watches are armed it says "watching N container(s)" (or
+// cgroup(s)) on stderr; a container started later is watched from its start
+// event. With --cgroup it ends by itself when every watched cgroup is gone.
 // Ctrl-C stops it.
 package main
 

@@ -1,9 +1,11 @@
 package cgroup_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -322,4 +324,33 @@ func TestOptionsValidated(t *testing.T) {
 	require.Error(t, err)
 	_, err = cgroup.NewFS(cgroup.WithClock(nil))
 	require.Error(t, err)
+}
+
+// TestSnapshotLargeFile reads a memory.stat longer than the reader's first
+// buffer (kernels add keys): what comes after the first 16 KiB still counts.
+func TestSnapshotLargeFile(t *testing.T) {
+	ctr := filepath.Join("sys", "fs", "cgroup", "memory", "docker", cid)
+	root := copyTree(t, "v1")
+	snap := func() cgroup.MemorySnapshot {
+		fs, err := cgroup.NewFS(cgroup.WithRoot(filepath.Join(root, "sys", "fs", "cgroup")), cgroup.WithProcRoot(filepath.Join(root, "proc")))
+		require.NoError(t, err)
+		cg, err := fs.FindContainer(cid)
+		require.NoError(t, err)
+		s, err := cg.Snapshot()
+		require.NoError(t, err)
+		return s
+	}
+	want := snap()
+	require.True(t, want.Stat.InactiveFile.Known)
+	p := filepath.Join(root, ctr, "memory.stat")
+	orig, err := os.ReadFile(p)
+	require.NoError(t, err)
+	var pad strings.Builder
+	for i := 0; pad.Len() < 40<<10; i++ {
+		fmt.Fprintf(&pad, "future_key_%d %d\n", i, i)
+	}
+	require.NoError(t, os.WriteFile(p, append([]byte(pad.String()), orig...), 0o644))
+	got := snap()
+	assert.Equal(t, want.Stat, got.Stat)
+	assert.Equal(t, want.WorkingSet, got.WorkingSet)
 }

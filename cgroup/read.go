@@ -78,6 +78,14 @@ func (r *dirReader) read(name string) ([]byte, bool, error) {
 			return r.buf[:n], true, nil
 		}
 		n += m
+		// A read that leaves room in the buffer has reached the end:
+		// cgroup and proc files print their whole content in one go
+		// (seq_file), and a regular file (a fixture) reads short only at
+		// its end. This saves a second pread per file, a fifth of a
+		// snapshot's system calls.
+		if n < len(r.buf) {
+			return r.buf[:n], true, nil
+		}
 	}
 }
 

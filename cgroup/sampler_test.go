@@ -10,6 +10,7 @@ import (
 	"github.com/containerd/cgroups/v3/cgroup1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/oomkit/oomkit/cgroup"
 	"github.com/oomkit/oomkit/internal/testenv"
@@ -61,14 +62,27 @@ func TestRealSamplerGone(t *testing.T) {
 	assert.Equal(t, 0, s.Len())
 }
 
-// benchSampler samples n cgroups per op and reports ns per cgroup-sample.
+// benchSampler samples n cgroups per op and reports wall time and CPU time
+// (user + system, all threads, from getrusage) per cgroup-sample. On a
+// virtual machine the two differ: part of each system call's wall time is
+// spent in the hypervisor, not charged to the process.
 func benchSampler(b *testing.B, s *cgroup.Sampler, n int) {
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime(b)
 	for b.Loop() {
 		s.Sample(func(cgroup.Reading) {})
 	}
+	cpu := cpuTime(b) - cpu0
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/cgroup")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N)/float64(n), "cpu-ns/cgroup")
+}
+
+// cpuTime is this process's CPU time so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru unix.Rusage
+	require.NoError(b, unix.Getrusage(unix.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkSampler1000 samples 1,000 cgroups: generated v1 fixture copies,
@@ -91,6 +105,37 @@ func BenchmarkSampler1000(b *testing.B) {
 		_, err = s.Discover()
 		require.NoError(b, err)
 		benchSampler(b, s, s.Len())
+	})
+	// The floor: one pread of memory.usage_in_bytes per cgroup, nothing
+	// parsed, so the sampler's figure can be read against this machine's
+	// system call cost.
+	b.Run("real/pread-floor", func(b *testing.B) {
+		_, parent := realParent(b)
+		es, err := os.ReadDir(parent.Dir)
+		require.NoError(b, err)
+		var fds []int
+		for _, e := range es {
+			if e.IsDir() {
+				fd, err := unix.Open(filepath.Join(parent.Dir, e.Name(), "memory.usage_in_bytes"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+				require.NoError(b, err)
+				fds = append(fds, fd)
+			}
+		}
+		defer func() {
+			for _, fd := range fds {
+				_ = unix.Close(fd)
+			}
+		}()
+		buf := make([]byte, 64)
+		b.ResetTimer()
+		cpu0 := cpuTime(b)
+		for b.Loop() {
+			for _, fd := range fds {
+				_, _ = unix.Pread(fd, buf, 0)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(fds)), "ns/cgroup")
+		b.ReportMetric(float64((cpuTime(b)-cpu0).Nanoseconds())/float64(b.N)/float64(len(fds)), "cpu-ns/cgroup")
 	})
 	for _, every := range []int{1, 10} {
 		b.Run(fmt.Sprintf("real/stat-every-%d", every), func(b *testing.B) {
@@ -121,12 +166,14 @@ func BenchmarkContainerdStatReal(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime(b)
 	for b.Loop() {
 		for _, c := range ctls {
 			_, _ = c.Stat(cgroup1.IgnoreNotExist)
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(ctls)), "ns/cgroup")
+	b.ReportMetric(float64((cpuTime(b)-cpu0).Nanoseconds())/float64(b.N)/float64(len(ctls)), "cpu-ns/cgroup")
 }
 
 // realParent makes a parent with 1,000 child memory cgroups (one holds a

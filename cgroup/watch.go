@@ -45,10 +45,13 @@ func (k EventKind) String() string {
 // so kills that coalesce into one wake-up are all counted; Snapshot is
 // taken at once, before the cgroup can disappear.
 type Event struct {
-	Kind      EventKind
-	Path      string
-	Time      time.Time
-	Monotonic time.Duration // CLOCK_MONOTONIC at the event, the clock of /dev/kmsg stamps
+	Kind EventKind
+	Path string
+	Time time.Time
+	// Monotonic is CLOCK_MONOTONIC at the event. /dev/kmsg stamps come from
+	// the kernel's local clock, which can run milliseconds apart from it on
+	// a virtual machine: calibrate before comparing the two.
+	Monotonic time.Duration
 	Delta     Delta
 	Snapshot  MemorySnapshot
 	// Fraction is the crossed fraction of the limit, for EventThreshold.
@@ -90,11 +93,14 @@ func monotonic() time.Duration {
 
 // watched is one cgroup under watch.
 type watched struct {
-	cg      *Cgroup
-	last    MemorySnapshot
-	fds     []int           // every descriptor to close
-	oomFD   int             // eventfd (v1) or inotify watch descriptor (v2), -1 none
-	thresh  map[int]float64 // eventfd -> fraction
+	cg     *Cgroup
+	last   MemorySnapshot
+	fds    []int           // every descriptor to close
+	oomFD  int             // eventfd (v1) or inotify watch descriptor (v2), -1 none
+	thresh map[int]float64 // eventfd -> fraction
+	// probeFD holds the OOM counters open (v1 memory.oom_control, v2
+	// memory.events) for the cheap re-reads of a pending cgroup; -1 none.
+	probeFD int
 	removed bool
 }
 
@@ -167,6 +173,7 @@ type watcher struct {
 	wakeR, wakeW int
 	live         int
 	pending      map[*watched]pend // cgroups re-read after an OOM wake-up
+	probeBuf     [512]byte
 }
 
 func (w *watcher) poll(fd int) error {
@@ -201,7 +208,7 @@ func (w *watcher) add(path string) error {
 	if err != nil {
 		return err
 	}
-	c := &watched{cg: cg, last: snap, oomFD: -1, thresh: map[int]float64{}}
+	c := &watched{cg: cg, last: snap, oomFD: -1, probeFD: -1, thresh: map[int]float64{}}
 	if cg.Version() == V2 {
 		err = w.addV2(c)
 	} else {
@@ -247,7 +254,7 @@ func (w *watcher) addV1(c *watched) error {
 		return err
 	}
 	c.fds = append(c.fds, efd, ffd)
-	c.oomFD = efd
+	c.oomFD, c.probeFD = efd, ffd
 	w.byFD[efd] = c
 	if err := w.poll(efd); err != nil {
 		return err
@@ -291,7 +298,52 @@ func (w *watcher) addV2(c *watched) error {
 		}
 		w.inoWD[wd] = c
 	}
+	fd, err := unix.Open(filepath.Join(c.cg.dir, "memory.events"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("cgroup: open %s: %w", filepath.Join(c.cg.dir, "memory.events"), goneErr(err))
+	}
+	c.fds = append(c.fds, fd)
+	c.probeFD = fd
 	return nil
+}
+
+// oomCount is what the probe compares: v1 oom_control's oom_kill, v2
+// memory.events' oom + oom_kill.
+func oomCount(s MemorySnapshot) uint64 {
+	if s.Version == V2 {
+		return s.Events.OOM.N + s.Events.OOMKill.N
+	}
+	return s.LocalEvents.OOMKill.N
+}
+
+// unchanged reads the cgroup's OOM counters alone (one pread, a few
+// microseconds, where a snapshot reads a dozen files) and reports whether
+// they still match its last snapshot. Any doubt (a read error, the cgroup
+// gone) answers false, so the caller takes a full snapshot.
+func (w *watcher) unchanged(c *watched, buf []byte) bool {
+	if c.probeFD < 0 {
+		return false
+	}
+	n, err := unix.Pread(c.probeFD, buf, 0)
+	if err != nil || n <= 0 {
+		return false
+	}
+	var oom, kill uint64
+	var sawKill bool
+	if forEachKV(buf[:n], "probe", func(k []byte, v uint64) {
+		switch string(k) {
+		case "oom":
+			oom = v
+		case "oom_kill":
+			kill, sawKill = v, true
+		}
+	}) != nil || !sawKill {
+		return false
+	}
+	if c.cg.Version() == V2 {
+		return oom+kill == oomCount(c.last)
+	}
+	return kill == oomCount(c.last)
 }
 
 func (w *watcher) loop(ctx context.Context, out chan<- Event) {
@@ -406,12 +458,16 @@ func (w *watcher) emit(ctx context.Context, c *watched, kind EventKind, frac flo
 	send(ctx, out, Event{Kind: kind, Path: c.cg.path, Time: snap.Time, Monotonic: monotonic(), Delta: d, Snapshot: snap, Fraction: frac})
 }
 
-// recheck re-reads the pending cgroups, dropping those whose wait ran out.
+// recheck re-reads the pending cgroups' OOM counters, snapshotting those
+// that moved, and drops those whose wait ran out.
 func (w *watcher) recheck(ctx context.Context, out chan<- Event) {
 	now := time.Now()
 	for c, p := range w.pending {
 		if c.removed || now.After(p.until) {
 			delete(w.pending, c)
+			continue
+		}
+		if w.unchanged(c, w.probeBuf[:]) {
 			continue
 		}
 		w.emit(ctx, c, EventOOM, 0, out)

@@ -20,11 +20,17 @@
 // reconciled against the counters; WatchPressure reports PSI stalls. A
 // Sampler reads many cgroups cheaply for recommendations.
 //
-// Figures on the project's test machine (2 cores, Linux 6.18, cgroup v1):
-// Snapshot of a real cgroup about 30 µs (openat + pread per file, no
-// descriptor kept) against about 130 µs for containerd/cgroups' Stat() of
-// the same cgroup; Sampler about 3.9 µs per real cgroup-sample (1.1 µs
-// reading memory.stat every 10th sample; v1's memory.stat alone costs the
-// kernel ~2.4 µs) against ~147 µs for Stat(); kill-to-event latency of
-// Watch p50 0.3 ms, p99 3.4 ms over 100 real kills.
+// Figures depend on the machine's system call cost; on the project's test
+// machines (2 cores, Linux 6.18, cgroup v1), first where a pread costs
+// under 1 µs, then (2026-11-25) where it costs 2-3 µs:
+//   - Snapshot of a real cgroup 30 µs / 106 µs (openat + one pread per file,
+//     no descriptor kept) against 130 µs / 460 µs for containerd/cgroups'
+//     Stat() of the same cgroup;
+//   - Sampler 3.9 µs / 12.5 µs per real cgroup-sample, 1.1 µs / 4.6 µs
+//     reading memory.stat every 10th sample (the floor, one pread of
+//     memory.usage_in_bytes, 2.8 µs on the second machine), against
+//     147 µs / 465 µs for Stat();
+//   - Watch, kill to event over 100 real kills: p50 0.3 ms / 0.35 ms, p99
+//     3.4 ms / 5.4-7 ms (on the second machine one kill in seven waits 4-5 ms,
+//     the watching thread kept off the CPU for one scheduler tick).
 package cgroup

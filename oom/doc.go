@@ -8,8 +8,8 @@
 // limit was hit (oom_memcg) or global_oom, the memcg counters, the largest
 // rows of the task table, the reaper's result and the other victims of a
 // memory.oom.group kill. Unrelated lines are skipped a buffer at a time and
-// cost no allocation (about 2.6 GB/s on the project's test machine); full
-// reports parse at about 490 MB/s.
+// cost no allocation (2.3-2.6 GB/s on the project's test machines); full
+// reports parse at 420-490 MB/s.
 //
 // Diagnose is a pure function from Evidence (cgroup snapshots of the
 // container and its ancestors, kernel reports, Docker's inspect and events,

@@ -23,8 +23,11 @@ type PressureEvent struct {
 // time within window) on the cgroup's memory.pressure (v2) or, on v1, the
 // host's <proc>/pressure/memory, and reports each time it fires, until ctx
 // is done (the channel is closed then). The kernel checks the trigger: no
-// polling. Where the kernel refuses triggers (and for a fixture file) it
-// reads the file once per window and applies the same condition. It
+// polling. Without CAP_SYS_RESOURCE (dropped in many containers, even for
+// root) the kernel takes only windows that are multiples of 2 s: choose one
+// to get a kernel trigger. Where the kernel refuses the trigger (and for a
+// fixture file) it reads the file once per window and applies the same
+// condition. It
 // returns an error wrapping ErrUnsupported when the kernel has no PSI.
 func (fs *FS) WatchPressure(ctx context.Context, path, kind string, stall, window time.Duration) (<-chan PressureEvent, error) {
 	if kind != "some" && kind != "full" {

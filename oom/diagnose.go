@@ -337,7 +337,15 @@ func (d *diag) counters() {
 		}
 	}
 	if c.Version == cgroup.V1 && c.Limit.Set() && c.Peak.Known && float64(c.Peak.Bytes) >= 0.9*float64(c.Limit.Bytes) {
-		return // v1 peaked at its own limit: not the host
+		// v1 peaked at its own limit: not the host. With memory+swap
+		// limited to the memory limit (docker --memory-swap equal to
+		// --memory) neither failcnt moves when the limit is hit (seen on
+		// 6.18), so a peak at the limit is the evidence left.
+		if (!ownHit.Known || ownHit.N == 0) && float64(c.Peak.Bytes) >= 0.98*float64(c.Limit.Bytes) {
+			d.item("cgroup", c.Path, fmt.Sprintf("its peak usage %s reached its own limit %s (v1 failcnt stays 0 when memory+swap is limited to the memory limit)", c.Peak.Bytes, c.Limit), "")
+			d.add(CauseContainerLimit, conf*0.85, "the container's usage peaked at its own limit ("+c.Limit.String()+") and a task was OOM-killed")
+		}
+		return
 	}
 	if !ownHit.Known || ownHit.N == 0 {
 		// Killed, and no limit on the way up was hit: the host ran out.

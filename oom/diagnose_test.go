@@ -198,3 +198,23 @@ func TestDiagnoseCorpusInspect(t *testing.T) {
 	assert.Empty(t, d.Conflicts)
 	assert.NotEmpty(t, d.Remedies)
 }
+
+// TestDiagnoseV1PeakAtLimit: with docker --memory-swap equal to --memory,
+// a v1 container that hits its limit leaves failcnt and memsw.failcnt at 0
+// (seen on 6.18); the peak at the limit is the evidence of its own limit.
+func TestDiagnoseV1PeakAtLimit(t *testing.T) {
+	snap := func(peak cgroup.Bytes) []cgroup.MemorySnapshot {
+		return []cgroup.MemorySnapshot{
+			{Path: "/docker/abc", Version: cgroup.V1, Time: t0, Limit: cgroup.LimitOf(32 << 20), SwapLimit: cgroup.LimitOf(32 << 20),
+				Usage: cgroup.AmountOf(1 << 20), Peak: cgroup.AmountOf(peak),
+				LocalEvents: cgroup.Events{OOMKill: cgroup.CountOf(1)}, Failcnt: cgroup.CountOf(0), MemSwFailcnt: cgroup.CountOf(0)},
+			{Path: "/docker", Version: cgroup.V1, Time: t0, Limit: cgroup.NoLimit(), Usage: cgroup.AmountOf(1 << 20),
+				Failcnt: cgroup.CountOf(0), MemSwFailcnt: cgroup.CountOf(0)},
+		}
+	}
+	d := oom.Diagnose(oom.Evidence{After: snap(32 << 20)})
+	assert.Equal(t, oom.CauseContainerLimit, d.Cause, "causes %v", d.Causes)
+	assert.True(t, d.Killed)
+	d = oom.Diagnose(oom.Evidence{After: snap(30 << 20)}) // 94%: near, not at
+	assert.NotEqual(t, oom.CauseContainerLimit, d.Cause, "causes %v", d.Causes)
+}

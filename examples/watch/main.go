@@ -205,11 +205,7 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 			l := line{Time: e.Time, Kind: e.Kind.String(), Cgroup: e.Path, Container: names[e.Path], Fraction: e.Fraction,
 				UsageB: int64(e.Snapshot.Usage.Bytes), LimitB: int64(e.Snapshot.Limit.Bytes), Kills: e.Delta.OOMKills().N}
 			if e.Kind == cgroup.EventOOM {
-				ev, _ := col.Cgroup(e.Path)
-				if len(ev.After) == 0 && e.Err == nil {
-					ev.After = []cgroup.MemorySnapshot{e.Snapshot} // gone since: the event's own snapshot
-				}
-				d := oom.Diagnose(ev)
+				d := diagnose(ctx, col, e)
 				l.Cause, l.Victim = d.Cause, fmt.Sprintf("%s (pid %d)", d.VictimComm, d.VictimPID)
 				if len(d.Remedies) > 0 {
 					l.Remedy = strings.TrimSpace(d.Remedies[0].Setting + " " + d.Remedies[0].Value + ": " + d.Remedies[0].Action)
@@ -218,4 +214,27 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 			print(l)
 		}
 	}
+}
+
+// diagnose diagnoses an OOM event from the cgroup tree and the kernel log.
+// The kernel counts a kill just before it logs it, so the report can be
+// missing when the event arrives: read the log again for up to half a
+// second until it names the victim.
+func diagnose(ctx context.Context, col *oom.Collector, e cgroup.Event) oom.Diagnosis {
+	var d oom.Diagnosis
+	for try := 0; try < 10; try++ {
+		ev, _ := col.Cgroup(e.Path)
+		if len(ev.After) == 0 && e.Err == nil {
+			ev.After = []cgroup.MemorySnapshot{e.Snapshot} // gone since: the event's own snapshot
+		}
+		if d = oom.Diagnose(ev); d.VictimPID != 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return d
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return d
 }

@@ -32,6 +32,7 @@ func TestCapture(t *testing.T) {
 	hog := testenv.MemHog(t)
 	c := testenv.NewCgroup(t, nil, "captured")
 	c.SetLimit(32 << 20)
+	testenv.KernelReports(t)
 	start := testenv.Uptime(t)
 	cmd := c.Start(hog, "-step", "1MiB", "-interval", "5ms", "-total", "200MiB")
 	pid := cmd.Process.Pid

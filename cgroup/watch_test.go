@@ -69,6 +69,7 @@ func TestRealWatchThresholdThenKillThenRemoval(t *testing.T) {
 func TestRealWatchBurst(t *testing.T) {
 	fs := realFS(t)
 	hog := testenv.MemHog(t)
+	testenv.KillBurst(t) // 50 kills: more than the kernel reports in five seconds
 	const groups, each = 10, 5
 	var paths []string
 	var cgs []*testenv.Cgroup

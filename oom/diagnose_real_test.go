@@ -42,6 +42,7 @@ func cliDiagnosis(t *testing.T, args ...string) oom.Diagnosis {
 // the container when the test ends.
 func startContainer(t *testing.T, cli *client.Client, memory int64, cmd ...string) string {
 	t.Helper()
+	testenv.KernelReports(t)
 	ctx := context.Background()
 	hc := &container.HostConfig{Resources: container.Resources{Memory: memory}, Binds: []string{testenv.MemHog(t) + ":/memhog:ro"}, NetworkMode: "none"}
 	if memory > 0 {
@@ -164,6 +165,7 @@ func TestRealAncestorLimit(t *testing.T) {
 	require.NoError(t, err)
 	before, err := cg.SnapshotTree()
 	require.NoError(t, err)
+	testenv.KernelReports(t)
 	start := testenv.Uptime(t)
 	ws := child.Run(testenv.MemHog(t), "-total", "200MiB")
 	require.True(t, ws.Signaled())

@@ -21,6 +21,7 @@ var update = flag.Bool("update", false, "rewrite golden files (and, with a real 
 func realKill(t *testing.T, child *testenv.Cgroup) (int, []byte) {
 	t.Helper()
 	hog := testenv.MemHog(t)
+	testenv.KernelReports(t)
 	start := testenv.Uptime(t)
 	cmd := child.Start(hog, "-total", "200MiB")
 	pid := cmd.Process.Pid

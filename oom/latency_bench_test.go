@@ -67,6 +67,7 @@ func percentiles(b *testing.B, name string, ds []time.Duration) {
 //
 //	go test ./oom -run '^$' -bench KillToEvent -benchtime 1x
 func BenchmarkKillToEvent(b *testing.B) {
+	testenv.KillBurst(b) // 120 kills
 	for b.Loop() {
 		fs, err := cgroup.NewFS()
 		if err != nil {

@@ -108,6 +108,7 @@ func TestCgroupKill(t *testing.T) {
 	c := testenv.NewCgroup(t, nil, "watch")
 	c.SetLimit(32 << 20)
 	p := startWatch(t, "--cgroup", c.Path, "--json")
+	testenv.KernelReports(t)
 	since := testenv.Uptime(t)
 	ws := c.Run(hog, "-step", "1MiB", "-interval", "20ms", "-total", "200MiB")
 	require.True(t, ws.Signaled(), "memhog must be OOM-killed, got %v", ws)
@@ -168,6 +169,7 @@ func TestDockerKillAndInterrupt(t *testing.T) {
 	})
 	require.NoError(t, cli.ContainerStart(ctx, created.ID, container.StartOptions{}))
 	time.Sleep(2 * time.Second) // the start event reaches the watch
+	testenv.KernelReports(t)
 	since := testenv.Uptime(t)
 	exec, err := cli.ContainerExecCreate(ctx, created.ID, container.ExecOptions{Cmd: []string{"sh", "-c", "echo > /tmp/go"}})
 	require.NoError(t, err)

@@ -383,3 +383,41 @@ func measureKmsgOffset(t testing.TB) time.Duration {
 		return time.Duration(us)*time.Microsecond - (before+after)/2
 	}
 }
+
+// The kernel prints at most ten OOM report headers (the lines that name the
+// cgroups) per five seconds, for every process on the host; past that it
+// keeps only each "Killed process" line. go test runs packages in
+// parallel, so a burst of kills in one package would strip the reports
+// another package's test reads. Tests coordinate through a file lock.
+var reportsLock = filepath.Join(os.TempDir(), "oomkit-oom-reports.lock")
+
+// KernelReports holds the report budget shared for the rest of the test:
+// call it before killing in a test that reads the kernel's reports.
+func KernelReports(t testing.TB) { holdReports(t, unix.LOCK_SH, 0) }
+
+// KillBurst holds the report budget alone for a test that kills more than
+// the kernel reports, and keeps it five seconds after the test, until the
+// kernel's rate limit has reset.
+func KillBurst(t testing.TB) { holdReports(t, unix.LOCK_EX, 5*time.Second) }
+
+func holdReports(t testing.TB, how int, after time.Duration) {
+	t.Helper()
+	fd, err := unix.Open(reportsLock, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o666)
+	if err != nil {
+		t.Fatalf("open %s: %v", reportsLock, err)
+	}
+	for {
+		err = unix.Flock(fd, how)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		_ = unix.Close(fd)
+		t.Fatalf("lock %s: %v", reportsLock, err)
+	}
+	t.Cleanup(func() {
+		time.Sleep(after)
+		_ = unix.Close(fd) // releases the lock
+	})
+}

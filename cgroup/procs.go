@@ -28,23 +28,12 @@ type Process struct {
 // descendants'), biggest RSS first: the answer to "which process inside
 // used the memory". A process that exits while it is read is left out.
 func (c *Cgroup) Processes() ([]Process, error) {
-	r, err := openDir(c.dir)
-	if err != nil {
-		return nil, err
-	}
-	defer r.close()
-	b, err := r.required("cgroup.procs")
+	pids, err := c.PIDs()
 	if err != nil {
 		return nil, err
 	}
 	var out []Process
-	line := 0
-	for f := range bytes.FieldsSeq(b) {
-		line++
-		pid, err := strconv.Atoi(string(f))
-		if err != nil || pid <= 0 {
-			return nil, &ParseError{Path: r.path("cgroup.procs"), Line: line, Text: string(f), Err: strconv.ErrSyntax}
-		}
+	for _, pid := range pids {
 		name := filepath.Join(c.fs.procRoot, strconv.Itoa(pid), "status")
 		data, err := os.ReadFile(name)
 		if err != nil {
@@ -61,6 +50,31 @@ func (c *Cgroup) Processes() ([]Process, error) {
 		out = append(out, p)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].RSS.Bytes > out[j].RSS.Bytes })
+	return out, nil
+}
+
+// PIDs returns the processes in the cgroup (its cgroup.procs, not its
+// descendants'), as the kernel lists them.
+func (c *Cgroup) PIDs() ([]int, error) {
+	r, err := openDir(c.dir)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	b, err := r.required("cgroup.procs")
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	line := 0
+	for f := range bytes.FieldsSeq(b) {
+		line++
+		pid, err := strconv.Atoi(string(f))
+		if err != nil || pid <= 0 {
+			return nil, &ParseError{Path: r.path("cgroup.procs"), Line: line, Text: string(f), Err: strconv.ErrSyntax}
+		}
+		out = append(out, pid)
+	}
 	return out, nil
 }
 

@@ -56,6 +56,12 @@ type Event struct {
 	Snapshot  MemorySnapshot
 	// Fraction is the crossed fraction of the limit, for EventThreshold.
 	Fraction float64
+	// PIDs, for EventOOM, are the processes that were in the cgroup when
+	// the OOM was announced: on v1 the kernel notifies before it kills, so
+	// they include the victim. A kernel report whose header was
+	// rate-limited names only the victim's pid; these tie it to the cgroup
+	// (oom.Evidence.PIDs).
+	PIDs []int
 	// Err is set when the cgroup could not be read at the event.
 	Err error
 }
@@ -98,6 +104,9 @@ type watched struct {
 	fds    []int           // every descriptor to close
 	oomFD  int             // eventfd (v1) or inotify watch descriptor (v2), -1 none
 	thresh map[int]float64 // eventfd -> fraction
+	// pids are the processes read at an OOM notification whose kill is
+	// not counted yet.
+	pids []int
 	// probeFD holds the OOM counters open (v1 memory.oom_control, v2
 	// memory.events) for the cheap re-reads of a pending cgroup; -1 none.
 	probeFD int
@@ -417,6 +426,11 @@ func (w *watcher) inotifyEvents(ctx context.Context, buf []byte, out chan<- Even
 // pending: the loop re-reads it every few milliseconds for a while, and
 // the next event's Delta includes whatever moved meanwhile.
 func (w *watcher) emit(ctx context.Context, c *watched, kind EventKind, frac float64, out chan<- Event) {
+	if kind == EventOOM && c.pids == nil {
+		// First, while the victim may still be there (v1 notifies before
+		// the kill); best effort, the cgroup may be going.
+		c.pids, _ = c.cg.PIDs()
+	}
 	snap, err := c.cg.Snapshot()
 	if err != nil {
 		delete(w.pending, c)
@@ -455,7 +469,9 @@ func (w *watcher) emit(ctx context.Context, c *watched, kind EventKind, frac flo
 	// notification will come for them.
 	w.pending[c] = pend{until: time.Now().Add(w.cfg.settle)}
 	c.last = snap
-	send(ctx, out, Event{Kind: kind, Path: c.cg.path, Time: snap.Time, Monotonic: monotonic(), Delta: d, Snapshot: snap, Fraction: frac})
+	pids := c.pids
+	c.pids = nil
+	send(ctx, out, Event{Kind: kind, Path: c.cg.path, Time: snap.Time, Monotonic: monotonic(), Delta: d, Snapshot: snap, Fraction: frac, PIDs: pids})
 }
 
 // recheck re-reads the pending cgroups' OOM counters, snapshotting those

@@ -151,6 +151,10 @@ func TestWatchV2Fixture(t *testing.T) {
 	e := <-events
 	assert.Equal(t, cgroup.EventOOM, e.Kind)
 	assert.Equal(t, uint64(2), e.Delta.OOMKills().N, "coalesced kills counted")
+	pids, err := cg.PIDs()
+	require.NoError(t, err)
+	require.NotEmpty(t, pids)
+	assert.Equal(t, pids, e.PIDs, "the processes in the cgroup at the notification")
 	require.NoError(t, os.RemoveAll(cg.Dir()))
 	e = <-events
 	assert.Equal(t, cgroup.EventRemoved, e.Kind)

@@ -97,6 +97,9 @@ func (c *Collector) Cgroup(p string) (Evidence, error) {
 		ev.Missing = append(ev.Missing, "cgroup "+p+": "+err.Error())
 	}
 	c.kernelReports(&ev, func(r Report) bool {
+		if r.TaskMemcg == "" && r.OOMMemcg == "" {
+			return true // header rate-limited: Diagnose matches it by PID (Evidence.PIDs), or leaves it
+		}
 		return r.TaskMemcg == p || strings.HasPrefix(r.TaskMemcg, p+"/") || r.OOMMemcg == p
 	})
 	c.host(&ev)

@@ -3,6 +3,7 @@ package oom
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -198,7 +199,7 @@ func (d *diag) about(r Report) bool {
 	if r.OOMMemcg != "" {
 		return r.OOMMemcg == d.path || strings.HasPrefix(r.OOMMemcg, d.path+"/")
 	}
-	return d.ev.MainPID != 0 && r.Victim.PID == d.ev.MainPID
+	return r.Victim.PID != 0 && (r.Victim.PID == d.ev.MainPID || slices.Contains(d.ev.PIDs, r.Victim.PID))
 }
 
 func (d *diag) kernel() {

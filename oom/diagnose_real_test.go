@@ -1,12 +1,14 @@
 package oom_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -275,4 +277,66 @@ func TestMainJobEmbeddedCase(t *testing.T) {
 	assert.Equal(t, int64(32<<20), d.LimitBytes)
 	assert.NotEmpty(t, d.OOMMemcg)
 	assert.Empty(t, d.Missing, "the embedded case is complete")
+}
+
+// TestRealRateLimitedReport kills more often than the kernel reports (ten
+// report headers per five seconds): a kill whose report is reduced to its
+// "Killed process" line still gets its victim, through the processes the
+// watch saw in the cgroup at the OOM notification.
+func TestRealRateLimitedReport(t *testing.T) {
+	testenv.OwnMemoryCgroup(t)
+	hog := testenv.MemHog(t)
+	testenv.KillBurst(t)
+	fs, err := cgroup.NewFS()
+	require.NoError(t, err)
+	c := testenv.NewCgroup(t, nil, "ratelimit")
+	c.SetLimit(16 << 20)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	evs, err := fs.Watch(ctx, []string{c.Path}, cgroup.WithThresholds())
+	require.NoError(t, err)
+	since := testenv.Uptime(t)
+	for kill := 1; kill <= 25; kill++ {
+		cmd := c.Start(hog, "-total", "100MiB")
+		pid := cmd.Process.Pid
+		_ = cmd.Wait()
+		var e cgroup.Event
+		for e.Delta.OOMKills().N == 0 {
+			select {
+			case e = <-evs:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("kill %d: no watch event", kill)
+			}
+		}
+		var rep *oom.Report
+		var reports []oom.Report
+		for try := 0; try < 50 && rep == nil; try++ {
+			reports, err = oom.ParseAll(bytes.NewReader(testenv.KernelLogSince(t, since)))
+			require.NoError(t, err)
+			for i := range reports {
+				if reports[i].Victim.PID == pid {
+					rep = &reports[i]
+				}
+			}
+			if rep == nil {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		require.NotNil(t, rep, "kill %d: no kernel report for pid %d", kill, pid)
+		if rep.TaskMemcg != "" || !slices.Contains(e.PIDs, pid) {
+			continue // a full report, or the watch woke after the kill: kill again
+		}
+		ev := oom.Evidence{After: []cgroup.MemorySnapshot{e.Snapshot}, Reports: reports}
+		// Without the PIDs the reduced report is nobody's: the victim named is
+		// an earlier kill's, from the last full report about the cgroup.
+		assert.NotEqual(t, pid, oom.Diagnose(ev).VictimPID)
+		ev.PIDs = e.PIDs
+		d := oom.Diagnose(ev)
+		assert.Equal(t, pid, d.VictimPID, "kill %d", kill)
+		assert.Equal(t, "memhog", d.VictimComm)
+		assert.Equal(t, oom.CauseContainerLimit, d.Cause, "causes %v", d.Causes)
+		t.Logf("kill %d: report header rate-limited, victim %d named through the watch's PIDs", kill, pid)
+		return
+	}
+	t.Fatal("25 kills and no rate-limited report with the victim seen by the watch")
 }

@@ -218,3 +218,26 @@ func TestDiagnoseV1PeakAtLimit(t *testing.T) {
 	d = oom.Diagnose(oom.Evidence{After: snap(30 << 20)}) // 94%: near, not at
 	assert.NotEqual(t, oom.CauseContainerLimit, d.Cause, "causes %v", d.Causes)
 }
+
+// TestDiagnoseRateLimitedReport: when the kernel rate-limits its report's
+// header, only the "Killed process" line is left, naming no cgroup; the
+// processes seen in the cgroup before the kill tie it to the cgroup.
+func TestDiagnoseRateLimitedReport(t *testing.T) {
+	const line = "[ 3066.712025] Memory cgroup out of memory: Killed process 4321 (memhog) total-vm:108732kB, anon-rss:30728kB, file-rss:1024kB, shmem-rss:0kB, UID:0 pgtables:120kB oom_score_adj:0\n"
+	rs, err := oom.ParseAll(strings.NewReader(line))
+	require.NoError(t, err)
+	require.Len(t, rs, 1)
+	require.Empty(t, rs[0].TaskMemcg)
+	tree := []cgroup.MemorySnapshot{{Path: "/docker/abc", Version: cgroup.V1, Time: t0, Limit: cgroup.LimitOf(32 << 20),
+		Usage: cgroup.AmountOf(1 << 20), Peak: cgroup.AmountOf(32 << 20),
+		LocalEvents: cgroup.Events{OOMKill: cgroup.CountOf(1)}, Failcnt: cgroup.CountOf(3), MemSwFailcnt: cgroup.CountOf(0)}}
+
+	d := oom.Diagnose(oom.Evidence{After: tree, Reports: rs, PIDs: []int{17, 4321}})
+	assert.Equal(t, 4321, d.VictimPID)
+	assert.Equal(t, "memhog", d.VictimComm)
+	assert.Equal(t, oom.CauseContainerLimit, d.Cause)
+
+	d = oom.Diagnose(oom.Evidence{After: tree, Reports: rs, PIDs: []int{17}})
+	assert.Zero(t, d.VictimPID, "another cgroup's kill is not this one's")
+	assert.Equal(t, oom.CauseContainerLimit, d.Cause, "the counters still tell")
+}

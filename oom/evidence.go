@@ -51,6 +51,11 @@ type Evidence struct {
 	ExitCode *int
 	// MainPID is the container's main process (PID 1 inside), 0 when unknown.
 	MainPID int
+	// PIDs are processes known to have been in the cgroup before the kill
+	// (cgroup.Event.PIDs). The kernel rate-limits its report's header, the
+	// lines that name the cgroups; a report reduced to its "Killed process"
+	// line is tied to the cgroup when its victim is among these.
+	PIDs []int
 	// Missing says what the collectors could not read, and why.
 	Missing []string
 }

@@ -227,6 +227,7 @@ func diagnose(ctx context.Context, col *oom.Collector, e cgroup.Event) oom.Diagn
 		if len(ev.After) == 0 && e.Err == nil {
 			ev.After = []cgroup.MemorySnapshot{e.Snapshot} // gone since: the event's own snapshot
 		}
+		ev.PIDs = e.PIDs // ties a report whose header was rate-limited to this cgroup
 		if d = oom.Diagnose(ev); d.VictimPID != 0 {
 			break
 		}

@@ -17,4 +17,12 @@
 // confidences, the evidence each rests on, conflicting evidence, and
 // remedies as concrete settings. Collector gathers Evidence on a live host;
 // FollowDocker follows the Engine's events across restarts.
+//
+// Two kernel habits shape what a report can tell. The kernel counts a kill
+// just before it logs it, so a watcher that reacts to the counter may have
+// to read the log again. And it prints at most ten report headers (the
+// lines that name the cgroups) per five seconds for the whole host, keeping
+// only the "Killed process" line of the others: such a report is tied to a
+// cgroup by its victim's pid, through Evidence.MainPID or Evidence.PIDs
+// (cgroup.Event.PIDs, read when the OOM was announced).
 package oom

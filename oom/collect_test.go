@@ -1,0 +1,77 @@
+package oom_test
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/client"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oomkit/oomkit/cgroup"
+	"github.com/oomkit/oomkit/oom"
+)
+
+// The collectors' bad input: each names what is missing and keeps what the
+// rest still says.
+
+const fixtureCID = "3f1c0e7b9a6d5c4b3a2918f7e6d5c4b3a2918f7e6d5c4b3a2918f7e6d5c4b3a2"
+
+func fixtureFS(t *testing.T) *cgroup.FS {
+	t.Helper()
+	fs, err := cgroup.NewFS(cgroup.WithRoot("../cgroup/testdata/v1/sys/fs/cgroup"), cgroup.WithProcRoot("../cgroup/testdata/v1/proc"))
+	require.NoError(t, err)
+	return fs
+}
+
+// noKernelLog is what reading the log as a user without CAP_SYSLOG gives.
+func noKernelLog() ([]byte, error) {
+	return nil, &fs.PathError{Op: "open", Path: "/dev/kmsg", Err: syscall.EPERM}
+}
+
+func TestCollectorEngineNotRunning(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "docker.sock") // nothing listens there
+	cli, err := client.NewClientWithOpts(client.WithHost("unix://"+sock), client.WithAPIVersionNegotiation())
+	require.NoError(t, err)
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	col := &oom.Collector{FS: fixtureFS(t), Docker: cli, KernelLog: noKernelLog, ProcRoot: "../cgroup/testdata/v1/proc"}
+	ev, err := col.Container(ctx, fixtureCID)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "docker inspect "+fixtureCID, "the error names what failed")
+	assert.NotErrorIs(t, err, cgroup.ErrNotFound, "an Engine that does not answer is not a missing container")
+	require.NotEmpty(t, ev.After, "the cgroup tree is still read")
+	assert.Contains(t, ev.After[0].Path, fixtureCID)
+	assert.Contains(t, ev.Missing, "kernel log: open /dev/kmsg: operation not permitted")
+	d := oom.Diagnose(ev)
+	assert.True(t, d.Killed, "the counters still tell of a kill: %v", d.Causes)
+	assert.Equal(t, oom.CauseContainerLimit, d.Cause)
+	assert.Equal(t, ev.Missing, d.Missing, "the diagnosis says what it lacked")
+}
+
+func TestCollectorVanishedCgroup(t *testing.T) {
+	log, err := os.ReadFile(filepath.Join("testdata", "kernel", "this-host-6.18-v1-own-limit.kmsg"))
+	require.NoError(t, err)
+	rs, err := oom.ParseAll(bytes.NewReader(log))
+	require.NoError(t, err)
+	require.NotEmpty(t, rs)
+	gone := rs[0].TaskMemcg // a real kill's cgroup, long removed, on a fixture host
+	require.NotEmpty(t, gone)
+	col := &oom.Collector{FS: fixtureFS(t), KernelLog: func() ([]byte, error) { return log, nil }, ProcRoot: "../cgroup/testdata/v1/proc"}
+	ev, err := col.Cgroup(gone)
+	require.ErrorIs(t, err, cgroup.ErrNotFound)
+	assert.Contains(t, err.Error(), gone, "the error names the cgroup")
+	assert.Empty(t, ev.After)
+	require.NotEmpty(t, ev.Reports, "the kernel's reports about it are kept")
+	d := oom.Diagnose(ev)
+	assert.Equal(t, rs[0].Victim.PID, d.VictimPID)
+	assert.Equal(t, oom.CauseContainerLimit, d.Cause, "from the report alone: %v", d.Causes)
+	assert.NotEmpty(t, d.Missing)
+}

@@ -39,7 +39,7 @@ func TestCollectorEngineNotRunning(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "docker.sock") // nothing listens there
 	cli, err := client.NewClientWithOpts(client.WithHost("unix://"+sock), client.WithAPIVersionNegotiation())
 	require.NoError(t, err)
-	defer cli.Close()
+	defer func() { _ = cli.Close() }()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	col := &oom.Collector{FS: fixtureFS(t), Docker: cli, KernelLog: noKernelLog, ProcRoot: "../cgroup/testdata/v1/proc"}

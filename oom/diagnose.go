@@ -203,9 +203,11 @@ func (d *diag) about(r Report) bool {
 }
 
 func (d *diag) kernel() {
-	for _, r := range d.ev.Reports {
+	last := -1
+	for i, r := range d.ev.Reports {
 		if d.about(r) {
 			d.reports = append(d.reports, r)
+			last = i
 		}
 	}
 	if len(d.reports) == 0 {
@@ -213,6 +215,18 @@ func (d *diag) kernel() {
 	}
 	d.oomKilled = true
 	r := d.reports[len(d.reports)-1] // the latest kill decides; earlier ones are context
+	if d.path != "" {
+		var later []string
+		for _, o := range d.ev.Reports[last+1:] {
+			if o.TaskMemcg == "" && o.OOMMemcg == "" && o.Victim.PID != 0 {
+				later = append(later, strconv.Itoa(o.Victim.PID))
+			}
+		}
+		if len(later) > 0 {
+			d.out.Conflicts = append(d.out.Conflicts, fmt.Sprintf("%d later kill(s) (pid %s) left reports that the kernel's rate limit cut to their \"Killed process\" line, naming no cgroup: this cgroup's latest kill may be among them, and victim %d an earlier one",
+				len(later), strings.Join(later, ", "), r.Victim.PID))
+		}
+	}
 	d.out.VictimPID, d.out.VictimComm, d.out.OOMMemcg = r.Victim.PID, r.Victim.Comm, r.OOMMemcg
 	if !d.limit.Set() && r.Memcg.Known && r.Memcg.LimitKB > 0 && r.Memcg.LimitKB < 1<<50 {
 		d.limit = cgroup.LimitOf(cgroup.Bytes(r.Memcg.LimitKB * 1024)) // the limit that was hit, as the kernel printed it

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -329,7 +330,10 @@ func TestRealRateLimitedReport(t *testing.T) {
 		ev := oom.Evidence{After: []cgroup.MemorySnapshot{e.Snapshot}, Reports: reports}
 		// Without the PIDs the reduced report is nobody's: the victim named is
 		// an earlier kill's, from the last full report about the cgroup.
-		assert.NotEqual(t, pid, oom.Diagnose(ev).VictimPID)
+		stale := oom.Diagnose(ev)
+		assert.NotEqual(t, pid, stale.VictimPID)
+		require.NotEmpty(t, stale.Conflicts, "the diagnosis says its victim may be stale")
+		assert.Contains(t, stale.Conflicts[len(stale.Conflicts)-1], strconv.Itoa(pid))
 		ev.PIDs = e.PIDs
 		d := oom.Diagnose(ev)
 		assert.Equal(t, pid, d.VictimPID, "kill %d", kill)

@@ -241,3 +241,29 @@ func TestDiagnoseRateLimitedReport(t *testing.T) {
 	assert.Zero(t, d.VictimPID, "another cgroup's kill is not this one's")
 	assert.Equal(t, oom.CauseContainerLimit, d.Cause, "the counters still tell")
 }
+
+// TestDiagnoseLaterReducedReports: the latest full report about the cgroup
+// is followed in the log by reports cut to their "Killed process" line;
+// without the PIDs that tie one of them to the cgroup, the diagnosis names
+// the earlier victim and says it may be stale.
+func TestDiagnoseLaterReducedReports(t *testing.T) {
+	full := reportsOf(t, "this-host-6.18-v1-own-limit.kmsg")
+	require.NotEmpty(t, full)
+	path := full[0].TaskMemcg
+	reduced, err := oom.ParseAll(strings.NewReader("[ 4800.100000] Memory cgroup out of memory: Killed process 4321 (memhog) total-vm:108732kB, anon-rss:30728kB, file-rss:1024kB, shmem-rss:0kB, UID:0 pgtables:120kB oom_score_adj:0\n"))
+	require.NoError(t, err)
+	reports := append(append([]oom.Report{}, full...), reduced...)
+	tree := []cgroup.MemorySnapshot{{Path: path, Version: cgroup.V1, Time: t0, Limit: cgroup.LimitOf(24 << 20),
+		Usage: cgroup.AmountOf(1 << 20), LocalEvents: cgroup.Events{OOMKill: cgroup.CountOf(2)}, Failcnt: cgroup.CountOf(9)}}
+
+	d := oom.Diagnose(oom.Evidence{After: tree, Reports: reports})
+	assert.Equal(t, full[len(full)-1].Victim.PID, d.VictimPID)
+	require.NotEmpty(t, d.Conflicts)
+	assert.Contains(t, d.Conflicts[len(d.Conflicts)-1], "4321")
+
+	d = oom.Diagnose(oom.Evidence{After: tree, Reports: reports, PIDs: []int{4321}})
+	assert.Equal(t, 4321, d.VictimPID)
+	for _, c := range d.Conflicts {
+		assert.NotContains(t, c, "rate limit")
+	}
+}

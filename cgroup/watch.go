@@ -316,43 +316,29 @@ func (w *watcher) addV2(c *watched) error {
 	return nil
 }
 
-// oomCount is what the probe compares: v1 oom_control's oom_kill, v2
-// memory.events' oom + oom_kill.
-func oomCount(s MemorySnapshot) uint64 {
-	if s.Version == V2 {
-		return s.Events.OOM.N + s.Events.OOMKill.N
-	}
-	return s.LocalEvents.OOMKill.N
-}
-
-// unchanged reads the cgroup's OOM counters alone (one pread, a few
-// microseconds, where a snapshot reads a dozen files) and reports whether
+// unchanged reads the cgroup's OOM counters alone (one pread of the kept
+// descriptor, where a snapshot reads a dozen files) and reports whether
 // they still match its last snapshot. Any doubt (a read error, the cgroup
-// gone) answers false, so the caller takes a full snapshot.
-func (w *watcher) unchanged(c *watched, buf []byte) bool {
+// gone, a kernel without the oom_kill count) answers false, so the caller
+// takes a full snapshot.
+func (w *watcher) unchanged(c *watched) bool {
 	if c.probeFD < 0 {
 		return false
 	}
-	n, err := unix.Pread(c.probeFD, buf, 0)
+	n, err := unix.Pread(c.probeFD, w.probeBuf[:], 0)
 	if err != nil || n <= 0 {
 		return false
 	}
-	var oom, kill uint64
-	var sawKill bool
-	if forEachKV(buf[:n], "probe", func(k []byte, v uint64) {
-		switch string(k) {
-		case "oom":
-			oom = v
-		case "oom_kill":
-			kill, sawKill = v, true
-		}
-	}) != nil || !sawKill {
-		return false
-	}
+	b := w.probeBuf[:n]
 	if c.cg.Version() == V2 {
-		return oom+kill == oomCount(c.last)
+		var ev Events
+		if parseEvents(b, "memory.events", &ev) != nil || !ev.OOMKill.Known {
+			return false
+		}
+		return ev.OOM == c.last.Events.OOM && ev.OOMKill == c.last.Events.OOMKill
 	}
-	return kill == oomCount(c.last)
+	oc, err := parseOOMControl(b, "memory.oom_control")
+	return err == nil && oc.oomKill.Known && oc.oomKill == c.last.LocalEvents.OOMKill
 }
 
 func (w *watcher) loop(ctx context.Context, out chan<- Event) {
@@ -483,7 +469,7 @@ func (w *watcher) recheck(ctx context.Context, out chan<- Event) {
 			delete(w.pending, c)
 			continue
 		}
-		if w.unchanged(c, w.probeBuf[:]) {
+		if w.unchanged(c) {
 			continue
 		}
 		w.emit(ctx, c, EventOOM, 0, out)

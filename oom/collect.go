@@ -33,6 +33,11 @@ type Collector struct {
 	ProcRoot string
 }
 
+// kernelReports adds the reports keep wants to ev, and, once ev holds the
+// subject's cgroup tree, the reports that name no cgroup (see unnamed):
+// Diagnose, knowing the subject's path, takes those only when a pid ties
+// them to it (Evidence.MainPID, Evidence.PIDs). Without the tree Diagnose
+// would take every report as the subject's, so they are left out.
 func (c *Collector) kernelReports(ev *Evidence, keep func(Report) bool) {
 	read := c.KernelLog
 	if read == nil {
@@ -48,11 +53,16 @@ func (c *Collector) kernelReports(ev *Evidence, keep func(Report) bool) {
 		ev.Missing = append(ev.Missing, "kernel log: "+err.Error())
 	}
 	for _, r := range rs {
-		if keep(r) {
+		if keep(r) || (unnamed(r) && len(ev.After) > 0) {
 			ev.Reports = append(ev.Reports, r)
 		}
 	}
 }
+
+// unnamed reports whether a report names no cgroup: the kernel's rate
+// limit cut its header to the "Killed process" line (or an old kernel's
+// global kill printed none).
+func unnamed(r Report) bool { return r.TaskMemcg == "" && r.OOMMemcg == "" }
 
 func (c *Collector) host(ev *Evidence) {
 	root := c.ProcRoot
@@ -97,9 +107,6 @@ func (c *Collector) Cgroup(p string) (Evidence, error) {
 		ev.Missing = append(ev.Missing, "cgroup "+p+": "+err.Error())
 	}
 	c.kernelReports(&ev, func(r Report) bool {
-		if r.TaskMemcg == "" && r.OOMMemcg == "" {
-			return true // header rate-limited: Diagnose matches it by PID (Evidence.PIDs), or leaves it
-		}
 		return r.TaskMemcg == p || strings.HasPrefix(r.TaskMemcg, p+"/") || r.OOMMemcg == p
 	})
 	c.host(&ev)

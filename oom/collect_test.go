@@ -64,12 +64,15 @@ func TestCollectorVanishedCgroup(t *testing.T) {
 	require.NotEmpty(t, rs)
 	gone := rs[0].TaskMemcg // a real kill's cgroup, long removed, on a fixture host
 	require.NotEmpty(t, gone)
-	col := &oom.Collector{FS: fixtureFS(t), KernelLog: func() ([]byte, error) { return log, nil }, ProcRoot: "../cgroup/testdata/v1/proc"}
+	// A later kill elsewhere whose report the kernel's rate limit cut: it
+	// names no cgroup and must not be taken for this one's.
+	later := append(append([]byte{}, log...), "6,99999,9999999999,-;Out of memory: Killed process 999 (other) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0\n"...)
+	col := &oom.Collector{FS: fixtureFS(t), KernelLog: func() ([]byte, error) { return later, nil }, ProcRoot: "../cgroup/testdata/v1/proc"}
 	ev, err := col.Cgroup(gone)
 	require.ErrorIs(t, err, cgroup.ErrNotFound)
 	assert.Contains(t, err.Error(), gone, "the error names the cgroup")
 	assert.Empty(t, ev.After)
-	require.NotEmpty(t, ev.Reports, "the kernel's reports about it are kept")
+	require.Len(t, ev.Reports, len(rs), "the kernel's reports about it are kept, the unnamed one is not")
 	d := oom.Diagnose(ev)
 	assert.Equal(t, rs[0].Victim.PID, d.VictimPID)
 	assert.Equal(t, oom.CauseContainerLimit, d.Cause, "from the report alone: %v", d.Causes)

@@ -218,7 +218,7 @@ func (d *diag) kernel() {
 	if d.path != "" {
 		var later []string
 		for _, o := range d.ev.Reports[last+1:] {
-			if o.TaskMemcg == "" && o.OOMMemcg == "" && o.Victim.PID != 0 {
+			if unnamed(o) && o.Victim.PID != 0 {
 				later = append(later, strconv.Itoa(o.Victim.PID))
 			}
 		}

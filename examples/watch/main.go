@@ -111,9 +111,8 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 
 	// One watch per cgroup, so a container that starts or goes away
 	// changes nothing for the others: no kill falls into a gap.
-	type ended struct{ path string }
 	evs := make(chan cgroup.Event)
-	done := make(chan ended)
+	done := make(chan string) // a watch that ended, by path
 	active := map[string]context.CancelFunc{}
 	names := map[string]string{} // cgroup path -> container name
 	watch := func(path string) error {
@@ -135,7 +134,7 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 				}
 			}
 			select {
-			case done <- ended{path}:
+			case done <- path:
 			case <-ctx.Done():
 			}
 		}()
@@ -192,11 +191,11 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 				continue
 			}
 			names[cg.Path()] = strings.TrimPrefix(m.Actor.Attributes["name"], "/")
-		case d := <-done:
-			if cancel, ok := active[d.path]; ok {
+		case path := <-done:
+			if cancel, ok := active[path]; ok {
 				cancel()
-				delete(active, d.path)
-				delete(names, d.path)
+				delete(active, path)
+				delete(names, path)
 			}
 			if cli == nil && len(active) == 0 {
 				return nil // every watched cgroup is gone

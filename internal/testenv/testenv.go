@@ -291,19 +291,9 @@ func KernelLogSince(t testing.TB, since time.Duration) []byte {
 			break // EAGAIN: the end
 		}
 		rec := buf[:n]
-		semi := bytes.IndexByte(rec, ';')
-		if semi < 0 {
-			continue
+		if at, ok := kmsgStamp(rec); ok && at >= since {
+			out.Write(rec)
 		}
-		fields := bytes.Split(rec[:semi], []byte(","))
-		if len(fields) < 3 {
-			continue
-		}
-		us, err := strconv.ParseInt(string(fields[2]), 10, 64)
-		if err != nil || time.Duration(us)*time.Microsecond < since {
-			continue
-		}
-		out.Write(rec)
 	}
 	return out.Bytes()
 }
@@ -368,20 +358,33 @@ func measureKmsgOffset(t testing.TB) time.Duration {
 			return 0
 		}
 		rec := buf[:n]
-		semi := bytes.IndexByte(rec, ';')
-		if semi < 0 || !bytes.Contains(rec[semi:], []byte(probe)) {
+		if !bytes.Contains(rec, []byte(probe)) {
 			continue
 		}
-		fields := bytes.Split(rec[:semi], []byte(","))
-		if len(fields) < 3 {
+		at, ok := kmsgStamp(rec)
+		if !ok {
 			return 0
 		}
-		us, err := strconv.ParseInt(string(fields[2]), 10, 64)
-		if err != nil {
-			return 0
-		}
-		return time.Duration(us)*time.Microsecond - (before+after)/2
+		return at - (before+after)/2
 	}
+}
+
+// kmsgStamp reads the time since boot of a /dev/kmsg record
+// ("level,seq,usec,flags;message").
+func kmsgStamp(rec []byte) (time.Duration, bool) {
+	semi := bytes.IndexByte(rec, ';')
+	if semi < 0 {
+		return 0, false
+	}
+	fields := bytes.Split(rec[:semi], []byte(","))
+	if len(fields) < 3 {
+		return 0, false
+	}
+	us, err := strconv.ParseInt(string(fields[2]), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return time.Duration(us) * time.Microsecond, true
 }
 
 // The kernel prints at most ten OOM report headers (the lines that name the

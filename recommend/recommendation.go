@@ -123,8 +123,7 @@ func (r *Recommender) Recommend() (Recommendation, error) {
 	// off exponentially, with an additive step for small containers.
 	for i := range r.oomLen {
 		k := r.ooms[i]
-		bump := math.Max(2*float64(k.Limit), float64(k.Limit)+256<<20)
-		bump = math.Max(bump, 1.2*float64(k.Usage))
+		bump := afterOOM(float64(k.Limit), float64(k.Usage))
 		if bump > limit {
 			limit, src = bump, fmt.Sprintf("OOM kill at %s with limit %s: doubled (at least +256MiB)", k.Time.UTC().Format(time.RFC3339), k.Limit)
 		}

@@ -1,0 +1,33 @@
+package recommend
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/oomkit/oomkit/cgroup"
+)
+
+// TestLimitAfterOOMIsRecommendsRule checks that the exported rule is the
+// one Recommend applies: a short, small history with one kill must come out
+// at exactly LimitAfterOOM.
+func TestLimitAfterOOMIsRecommendsRule(t *testing.T) {
+	for _, tc := range []struct{ limit, usage, want cgroup.Bytes }{
+		{32 << 20, 32 << 20, 288 << 20},   // small: +256 MiB
+		{1 << 30, 1 << 30, 2 << 30},       // large: doubled
+		{100 << 20, 400 << 20, 480 << 20}, // usage above the limit (a report from an earlier limit): 1.2x
+	} {
+		require.Equal(t, tc.want, LimitAfterOOM(tc.limit, tc.usage), "limit %s usage %s", tc.limit, tc.usage)
+		r, err := New()
+		require.NoError(t, err)
+		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		for i := range 10 {
+			require.NoError(t, r.Add(Sample{Time: t0.Add(time.Duration(i) * time.Second), WorkingSet: 8 << 20}))
+		}
+		require.NoError(t, r.AddOOM(t0.Add(5*time.Second), tc.usage, tc.limit))
+		rec, err := r.Recommend()
+		require.NoError(t, err)
+		require.Equal(t, tc.want, rec.Memory.Bytes)
+	}
+}

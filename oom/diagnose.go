@@ -159,16 +159,16 @@ func (d *diag) setup() {
 			d.peak = s.WorkingSet
 		}
 	}
-	if in := d.ev.Inspect; !d.limit.Set() && in != nil && in.HostConfig != nil && in.HostConfig.Memory > 0 {
-		d.limit = cgroup.LimitOf(cgroup.Bytes(in.HostConfig.Memory)) // the cgroup is gone: Docker remembers
+	if in := d.ev.Container; !d.limit.Set() && in != nil && in.Memory.Set() {
+		d.limit = in.Memory // the cgroup is gone: Docker remembers
 	}
 	if d.limit.Set() {
 		d.out.LimitBytes = int64(d.limit.Bytes)
 	}
-	if d.ev.Inspect != nil && d.ev.Inspect.State != nil {
-		st := d.ev.Inspect.State
+	if d.ev.Container != nil && d.ev.Container.State != nil {
+		st := d.ev.Container.State
 		if d.ev.MainPID == 0 {
-			d.ev.MainPID = st.Pid
+			d.ev.MainPID = st.PID
 		}
 		d.mainAlive = st.Running
 		if !st.Running && st.ExitCode == 137 {
@@ -390,22 +390,22 @@ func hitName(s cgroup.MemorySnapshot) string {
 
 // docker reads Docker's view: OOMKilled, the exit code, the events.
 func (d *diag) docker() {
-	in := d.ev.Inspect
+	in := d.ev.Container
 	dockerOOM := false
 	for _, e := range d.ev.Events {
 		switch e.Action {
 		case "oom":
 			dockerOOM = true
-			d.item("docker", "", "the Engine reported an oom event at "+time.Unix(0, e.TimeNano).UTC().Format(time.RFC3339Nano), "")
+			d.item("docker", "", "the Engine reported an oom event at "+e.Time.UTC().Format(time.RFC3339Nano), "")
 		case "die":
-			if code, err := strconv.Atoi(e.Actor.Attributes["exitCode"]); err == nil {
+			if code, err := strconv.Atoi(e.Attributes["exitCode"]); err == nil {
 				d.item("docker", "", "the Engine reported die with exitCode "+strconv.Itoa(code), "")
 				if code == 137 {
 					d.exit137 = true
 				}
 			}
 		case "kill":
-			if sig := e.Actor.Attributes["signal"]; sig != "" {
+			if sig := e.Attributes["signal"]; sig != "" {
 				d.item("docker", "", "the Engine sent signal "+sig+" (docker kill or stop)", "")
 			}
 		}
@@ -477,12 +477,12 @@ func (d *diag) swap() {
 			d.add(CauseSwap, 0.6, "swap was exhausted when the OOM killer ran")
 		}
 	}
-	if in := d.ev.Inspect; in != nil && in.HostConfig != nil && in.HostConfig.Memory > 0 {
-		ms := in.HostConfig.MemorySwap
-		if ms == -1 && d.oomKilled {
+	if in := d.ev.Container; in != nil && in.Memory.Set() {
+		ms := in.MemorySwap
+		if ms.Known && ms.Unlimited && d.oomKilled {
 			d.add(CauseSwap, 0.3, "--memory-swap=-1 lets the container swap without bound: it thrashes before it is killed")
 		}
-		if d.ev.Host != nil && d.ev.Host.SwapTotal == 0 && ms > in.HostConfig.Memory {
+		if d.ev.Host != nil && d.ev.Host.SwapTotal == 0 && ms.Set() && ms.Bytes > in.Memory.Bytes {
 			d.item("host", "", "the host has no swap, so --memory-swap above --memory grants nothing", "")
 		}
 	}
@@ -577,7 +577,7 @@ func beforeReset(s []UsageSample) []UsageSample {
 // limits flags a container with no limit anywhere on its path.
 func (d *diag) limits() {
 	if len(d.tree) == 0 {
-		if in := d.ev.Inspect; in != nil && in.HostConfig != nil && in.HostConfig.Memory == 0 {
+		if in := d.ev.Container; in != nil && in.Memory.Known && in.Memory.Unlimited {
 			d.item("docker", "", "HostConfig.Memory is 0: no --memory limit", "")
 			d.add(CauseNoLimit, 0.7, "the container runs without a memory limit: one leak can exhaust the host")
 		}

@@ -1,14 +1,12 @@
 package oom_test
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -99,7 +97,7 @@ func TestDiagnoseSwapExhausted(t *testing.T) {
 		s[0].LocalEvents.OOM, s[0].LocalEvents.OOMKill = cgroup.CountOf(1), cgroup.CountOf(1)
 	})
 	d := oom.Diagnose(oom.Evidence{Before: before, After: after})
-	assert.Contains(t, causes(d), oom.CauseSwap)
+	assert.Contains(t, causesOf(d), oom.CauseSwap)
 	assert.Equal(t, oom.CauseContainerLimit, d.Cause)
 	var swap *oom.Remedy
 	for i := range d.Remedies {
@@ -112,11 +110,11 @@ func TestDiagnoseSwapExhausted(t *testing.T) {
 }
 
 func TestDiagnoseDockerDisagrees(t *testing.T) {
-	in := &container.InspectResponse{ContainerJSONBase: &container.ContainerJSONBase{
-		State:      &container.State{Running: false, ExitCode: 0, OOMKilled: true, Pid: 0},
-		HostConfig: &container.HostConfig{Resources: container.Resources{Memory: 64 << 20}},
-	}}
-	d := oom.Diagnose(oom.Evidence{Inspect: in})
+	in := &oom.Container{
+		State:  &oom.ContainerState{Running: false, ExitCode: 0, OOMKilled: true, PID: 0},
+		Memory: cgroup.LimitOf(64 << 20),
+	}
+	d := oom.Diagnose(oom.Evidence{Container: in})
 	assert.Equal(t, oom.CauseChildKilled, d.Cause)
 	assert.NotEmpty(t, d.Conflicts)
 	assert.Equal(t, int64(64<<20), d.LimitBytes)
@@ -174,29 +172,6 @@ func TestDiagnoseLeakThenKill(t *testing.T) {
 	}
 	d = oom.Diagnose(oom.Evidence{After: tree, Samples: saw})
 	assert.Nil(t, d.Leak, "a sawtooth is no leak")
-}
-
-// TestDiagnoseCorpusInspect diagnoses the shared corpus's real docker
-// inspect output (a running container without a memory limit, Docker
-// Desktop 2019; skipped when the corpus is absent): a risk, not a kill.
-func TestDiagnoseCorpusInspect(t *testing.T) {
-	path := filepath.Join("..", "..", "shared", "corpus", "docker", "21-becorecode-full-docker-inspect-running-docker-desktop-2019.json")
-	data, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
-		t.Skip("shared corpus not present")
-	}
-	require.NoError(t, err)
-	var ins []container.InspectResponse
-	require.NoError(t, json.Unmarshal(data, &ins), path)
-	require.Len(t, ins, 1)
-	require.NotNil(t, ins[0].State)
-	require.True(t, ins[0].State.Running)
-	d := oom.Diagnose(oom.Evidence{Inspect: &ins[0]})
-	assert.Equal(t, oom.CauseNoLimit, d.Cause)
-	assert.False(t, d.Killed)
-	assert.Zero(t, d.LimitBytes)
-	assert.Empty(t, d.Conflicts)
-	assert.NotEmpty(t, d.Remedies)
 }
 
 // TestDiagnoseV1PeakAtLimit: with docker --memory-swap equal to --memory,
@@ -266,4 +241,12 @@ func TestDiagnoseLaterReducedReports(t *testing.T) {
 	for _, c := range d.Conflicts {
 		assert.NotContains(t, c, "rate limit")
 	}
+}
+
+func causesOf(d oom.Diagnosis) []oom.Cause {
+	var out []oom.Cause
+	for _, c := range d.Causes {
+		out = append(out, c.Cause)
+	}
+	return out
 }

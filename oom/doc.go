@@ -1,5 +1,6 @@
-// Package oom reads the kernel's OOM-killer reports and Docker's view of a
-// container, and explains a kill.
+// Package oom reads the kernel's OOM-killer reports and explains a kill.
+// It does not import the Docker client: package oom/docker collects
+// Docker's view of a container into the same Evidence.
 //
 // The parser (NewParser, ParseAll, Reports) streams any kernel log (raw
 // dmesg, dmesg -T, journalctl -k, syslog, /dev/kmsg records, bare
@@ -12,11 +13,12 @@
 // reports parse at 420-490 MB/s.
 //
 // Diagnose is a pure function from Evidence (cgroup snapshots of the
-// container and its ancestors, kernel reports, Docker's inspect and events,
+// container and its ancestors, kernel reports, the engine's record and events,
 // usage samples, host memory) to a Diagnosis: ranked causes with
 // confidences, the evidence each rests on, conflicting evidence, and
-// remedies as concrete settings. Collector gathers Evidence on a live host;
-// FollowDocker follows the Engine's events across restarts.
+// remedies as concrete settings. Collector gathers Evidence on a live host
+// (docker.Collector adds a container's inspect state and events, and
+// follows the Engine's events across restarts).
 //
 // Two kernel habits shape what a report can tell. The kernel counts a kill
 // just before it logs it, so a watcher that reacts to the counter may have

@@ -3,9 +3,6 @@ package oom
 import (
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/events"
-
 	"github.com/oomkit/oomkit/cgroup"
 )
 
@@ -38,10 +35,11 @@ type Evidence struct {
 	// Reports are kernel OOM reports; Diagnose keeps those about this
 	// container's cgroup (or main PID), or all of them when neither is known.
 	Reports []Report
-	// Inspect is Docker's view of the container, when it is one.
-	Inspect *container.InspectResponse
-	// Events are the Engine's events for the container (oom, die, kill...).
-	Events []events.Message
+	// Container is the container engine's record of the container, when
+	// it is one (package oom/docker fills it from docker inspect).
+	Container *Container
+	// Events are the engine's events for the container (oom, die, kill...).
+	Events []EngineEvent
 	// Samples are usage observations, oldest first, for trends.
 	Samples []UsageSample
 	// Host is the host's memory, when read.
@@ -58,4 +56,41 @@ type Evidence struct {
 	PIDs []int
 	// Missing says what the collectors could not read, and why.
 	Missing []string
+}
+
+// Container is a container engine's record of one container: the part of
+// `docker inspect` that Diagnose reads. Package oom/docker fills it.
+type Container struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Created time.Time `json:"created"`
+	// State is nil when the engine gave none.
+	State *ContainerState `json:"state"`
+	// Memory is the memory limit the engine set (docker --memory):
+	// unlimited when none was set, unknown when not read.
+	Memory cgroup.Limit `json:"memory"`
+	// MemorySwap is the memory+swap limit (docker --memory-swap):
+	// unlimited for -1, unknown when not set (Docker then allows twice
+	// Memory when the host has swap).
+	MemorySwap cgroup.Limit `json:"memory_swap"`
+}
+
+// ContainerState is a container's state as the engine last saw it.
+type ContainerState struct {
+	Running   bool `json:"running"`
+	ExitCode  int  `json:"exit_code"`
+	OOMKilled bool `json:"oom_killed"`
+	// PID is the main process's host PID; 0 when it is not running.
+	PID int `json:"pid"`
+}
+
+// EngineEvent is one of a container engine's events about a container.
+type EngineEvent struct {
+	Time time.Time `json:"time"`
+	// Action is the engine's name for it: "oom", "die", "kill", "start",
+	// "destroy"...
+	Action string `json:"action"`
+	// Attributes are as the engine sent them: "exitCode" on die, "signal"
+	// on kill.
+	Attributes map[string]string `json:"attributes,omitempty"`
 }

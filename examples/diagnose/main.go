@@ -28,6 +28,7 @@ import (
 
 	"github.com/oomkit/oomkit/cgroup"
 	"github.com/oomkit/oomkit/oom"
+	"github.com/oomkit/oomkit/oom/docker"
 )
 
 // The embedded case: a memory cgroup with a 32 MiB limit on a cgroup v1
@@ -82,17 +83,17 @@ func run(ctr, cgPath string, pid int, klog string, follow bool) (*result, error)
 	var err error
 	switch {
 	case ctr != "":
-		col := &oom.Collector{KernelLog: kernelLog}
+		col := &docker.Collector{Collector: oom.Collector{KernelLog: kernelLog}}
 		if fs, ferr := cgroup.NewFS(); ferr == nil {
 			col.FS = fs
 		}
 		cli, cerr := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 		if cerr == nil {
 			defer func() { _ = cli.Close() }()
-			col.Docker = cli
+			col.Client = cli
 		}
 		var watched *oom.Evidence
-		if follow && col.Docker != nil && col.FS != nil {
+		if follow && col.Client != nil && col.FS != nil {
 			watched = followContainer(ctx, col, ctr)
 		}
 		ev, err = col.Container(ctx, ctr)
@@ -125,8 +126,8 @@ func run(ctr, cgPath string, pid int, klog string, follow bool) (*result, error)
 
 // followContainer samples a running container's cgroup every 100 ms until
 // it exits, keeping the first snapshot tree and every sample.
-func followContainer(ctx context.Context, col *oom.Collector, ctr string) *oom.Evidence {
-	in, err := col.Docker.ContainerInspect(ctx, ctr)
+func followContainer(ctx context.Context, col *docker.Collector, ctr string) *oom.Evidence {
+	in, err := col.Client.ContainerInspect(ctx, ctr)
 	if err != nil || in.State == nil || !in.State.Running {
 		return nil
 	}
@@ -150,7 +151,7 @@ func followContainer(ctx context.Context, col *oom.Collector, ctr string) *oom.E
 	// Wait until the Engine has recorded the exit, so inspect sees it.
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	waitC, errC := col.Docker.ContainerWait(wctx, in.ID, "not-running")
+	waitC, errC := col.Client.ContainerWait(wctx, in.ID, "not-running")
 	select {
 	case <-waitC:
 	case err := <-errC:

@@ -30,6 +30,7 @@ import (
 
 	"github.com/oomkit/oomkit/cgroup"
 	"github.com/oomkit/oomkit/oom"
+	"github.com/oomkit/oomkit/oom/docker"
 )
 
 type line struct {
@@ -81,14 +82,14 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 	if err != nil {
 		return err
 	}
-	col := &oom.Collector{FS: fs}
+	col := &docker.Collector{Collector: oom.Collector{FS: fs}}
 	var cli *client.Client
 	if len(paths) == 0 {
 		if cli, err = client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation()); err != nil {
 			return err
 		}
 		defer func() { _ = cli.Close() }()
-		col.Docker = cli
+		col.Client = cli
 	}
 	print := func(l line) {
 		if asJSON {
@@ -147,14 +148,14 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 		// between is not missed (watch ignores a path it already has).
 		dockerMsgs = make(chan events.Message, 64)
 		go func() {
-			_ = oom.FollowDocker(ctx, cli, func(m events.Message) {
+			_ = docker.Follow(ctx, cli, func(m events.Message) {
 				if m.Type == events.ContainerEventType && m.Action == events.ActionStart {
 					select {
 					case dockerMsgs <- m:
 					case <-ctx.Done():
 					}
 				}
-			}, oom.WithSince(time.Now()))
+			}, docker.WithSince(time.Now()))
 		}()
 		list, err := cli.ContainerList(ctx, container.ListOptions{})
 		if err != nil {
@@ -219,7 +220,7 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 // The kernel counts a kill just before it logs it, so the report can be
 // missing when the event arrives: read the log again for up to half a
 // second until it names the victim.
-func diagnose(ctx context.Context, col *oom.Collector, e cgroup.Event) oom.Diagnosis {
+func diagnose(ctx context.Context, col *docker.Collector, e cgroup.Event) oom.Diagnosis {
 	var d oom.Diagnosis
 	for try := 0; try < 10; try++ {
 		ev, _ := col.Cgroup(e.Path)

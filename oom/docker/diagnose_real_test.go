@@ -1,4 +1,4 @@
-package oom_test
+package docker_test
 
 import (
 	"bytes"
@@ -21,6 +21,7 @@ import (
 	"github.com/oomkit/oomkit/cgroup"
 	"github.com/oomkit/oomkit/internal/testenv"
 	"github.com/oomkit/oomkit/oom"
+	"github.com/oomkit/oomkit/oom/docker"
 )
 
 // The scenarios of the diagnosis issue, run for real: a Docker Engine, the
@@ -83,11 +84,11 @@ func waitExit(t *testing.T, cli *client.Client, id string) {
 	}
 }
 
-func collector(t *testing.T, cli *client.Client) *oom.Collector {
+func collector(t *testing.T, cli *client.Client) *docker.Collector {
 	t.Helper()
 	fs, err := cgroup.NewFS()
 	require.NoError(t, err)
-	return &oom.Collector{FS: fs, Docker: cli}
+	return &docker.Collector{Collector: oom.Collector{FS: fs}, Client: cli}
 }
 
 func causes(d oom.Diagnosis) []oom.Cause {
@@ -239,7 +240,7 @@ func TestRealChildKilled(t *testing.T) {
 	}, 30*time.Second, 50*time.Millisecond, "the child is OOM-killed")
 	ev, err := collector(t, cli).Container(ctx, id)
 	require.NoError(t, err)
-	require.True(t, ev.Inspect.State.Running, "the shell lives on")
+	require.True(t, ev.Container.State.Running, "the shell lives on")
 	for _, d := range []oom.Diagnosis{oom.Diagnose(ev), cliDiagnosis(t, "--container", id)} {
 		assert.Equal(t, oom.CauseChildKilled, d.Cause, "causes %v", causes(d))
 		assert.True(t, d.Killed)

@@ -1,4 +1,4 @@
-package oom_test
+package docker_test
 
 import (
 	"context"

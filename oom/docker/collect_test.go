@@ -1,4 +1,4 @@
-package oom_test
+package docker_test
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/oomkit/oomkit/cgroup"
 	"github.com/oomkit/oomkit/oom"
+	"github.com/oomkit/oomkit/oom/docker"
 )
 
 // The collectors' bad input: each names what is missing and keeps what the
@@ -25,7 +26,7 @@ const fixtureCID = "3f1c0e7b9a6d5c4b3a2918f7e6d5c4b3a2918f7e6d5c4b3a2918f7e6d5c4
 
 func fixtureFS(t *testing.T) *cgroup.FS {
 	t.Helper()
-	fs, err := cgroup.NewFS(cgroup.WithRoot("../cgroup/testdata/v1/sys/fs/cgroup"), cgroup.WithProcRoot("../cgroup/testdata/v1/proc"))
+	fs, err := cgroup.NewFS(cgroup.WithRoot("../../cgroup/testdata/v1/sys/fs/cgroup"), cgroup.WithProcRoot("../../cgroup/testdata/v1/proc"))
 	require.NoError(t, err)
 	return fs
 }
@@ -42,7 +43,7 @@ func TestCollectorEngineNotRunning(t *testing.T) {
 	defer func() { _ = cli.Close() }()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	col := &oom.Collector{FS: fixtureFS(t), Docker: cli, KernelLog: noKernelLog, ProcRoot: "../cgroup/testdata/v1/proc"}
+	col := &docker.Collector{Collector: oom.Collector{FS: fixtureFS(t), KernelLog: noKernelLog, ProcRoot: "../../cgroup/testdata/v1/proc"}, Client: cli}
 	ev, err := col.Container(ctx, fixtureCID)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "docker inspect "+fixtureCID, "the error names what failed")
@@ -57,7 +58,7 @@ func TestCollectorEngineNotRunning(t *testing.T) {
 }
 
 func TestCollectorVanishedCgroup(t *testing.T) {
-	log, err := os.ReadFile(filepath.Join("testdata", "kernel", "this-host-6.18-v1-own-limit.kmsg"))
+	log, err := os.ReadFile(filepath.Join("..", "testdata", "kernel", "this-host-6.18-v1-own-limit.kmsg"))
 	require.NoError(t, err)
 	rs, err := oom.ParseAll(bytes.NewReader(log))
 	require.NoError(t, err)
@@ -67,7 +68,7 @@ func TestCollectorVanishedCgroup(t *testing.T) {
 	// A later kill elsewhere whose report the kernel's rate limit cut: it
 	// names no cgroup and must not be taken for this one's.
 	later := append(append([]byte{}, log...), "6,99999,9999999999,-;Out of memory: Killed process 999 (other) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0\n"...)
-	col := &oom.Collector{FS: fixtureFS(t), KernelLog: func() ([]byte, error) { return later, nil }, ProcRoot: "../cgroup/testdata/v1/proc"}
+	col := &oom.Collector{FS: fixtureFS(t), KernelLog: func() ([]byte, error) { return later, nil }, ProcRoot: "../../cgroup/testdata/v1/proc"}
 	ev, err := col.Cgroup(gone)
 	require.ErrorIs(t, err, cgroup.ErrNotFound)
 	assert.Contains(t, err.Error(), gone, "the error names the cgroup")

@@ -1,4 +1,4 @@
-package oom
+package docker
 
 import (
 	"context"
@@ -8,9 +8,10 @@ import (
 	"github.com/docker/docker/api/types/events"
 
 	"github.com/oomkit/oomkit/cgroup"
+	"github.com/oomkit/oomkit/oom"
 )
 
-// FollowOOMs follows the Engine's container events (as FollowDocker does,
+// FollowOOMs follows the Engine's container events (as Follow does,
 // across restarts) and pairs each container's oom event with its evidence.
 // At the oom event, while the container's cgroup still exists, it
 // snapshots the cgroup tree (kept as Evidence.After if the cgroup is gone
@@ -24,9 +25,9 @@ import (
 // Diagnose; the Engine's extra oom events for the same kill are folded
 // into the first. It returns when ctx is done, with ctx's error, or with
 // an error when the Collector has no Docker client.
-func (c *Collector) FollowOOMs(ctx context.Context, wait time.Duration, fn func(events.Message, Evidence), opts ...FollowOption) error {
-	if c.Docker == nil {
-		return errors.New("oom: FollowOOMs needs a Docker client")
+func (c *Collector) FollowOOMs(ctx context.Context, wait time.Duration, fn func(events.Message, oom.Evidence), opts ...FollowOption) error {
+	if c.Client == nil {
+		return errors.New("oom/docker: FollowOOMs needs a Docker client")
 	}
 	if wait <= 0 {
 		wait = 5 * time.Second
@@ -34,7 +35,7 @@ func (c *Collector) FollowOOMs(ctx context.Context, wait time.Duration, fn func(
 	msgs := make(chan events.Message, 64)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- FollowDocker(ctx, c.Docker, func(m events.Message) {
+		errc <- Follow(ctx, c.Client, func(m events.Message) {
 			select {
 			case msgs <- m:
 			case <-ctx.Done():
@@ -82,7 +83,7 @@ func (c *Collector) FollowOOMs(ctx context.Context, wait time.Duration, fn func(
 						p.tree, _ = cg.SnapshotTree()
 					}
 				}
-				if in, err := c.Docker.ContainerInspect(ctx, id); err == nil && in.State != nil {
+				if in, err := c.Client.ContainerInspect(ctx, id); err == nil && in.State != nil {
 					p.mainPID = in.State.Pid
 				}
 				open[id] = p

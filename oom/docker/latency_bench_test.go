@@ -1,4 +1,4 @@
-package oom_test
+package docker_test
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"github.com/oomkit/oomkit/cgroup"
 	"github.com/oomkit/oomkit/internal/testenv"
 	"github.com/oomkit/oomkit/oom"
+	"github.com/oomkit/oomkit/oom/docker"
 )
 
 func nowMono() time.Duration {
@@ -111,7 +112,7 @@ func BenchmarkKillToEvent(b *testing.B) {
 		arrivals := make(chan arrival, 64)
 		dctx, dcancel := context.WithCancel(context.Background())
 		go func() {
-			_ = oom.FollowDocker(dctx, cli, func(m events.Message) {
+			_ = docker.Follow(dctx, cli, func(m events.Message) {
 				if m.Action == "oom" {
 					arrivals <- arrival{m.Actor.ID, nowMono()}
 				}

@@ -1,4 +1,4 @@
-package oom
+package docker
 
 import (
 	"context"
@@ -12,10 +12,10 @@ import (
 	"github.com/docker/docker/client"
 )
 
-// DockerActions are the container events FollowDocker asks for.
-var DockerActions = []string{"oom", "die", "start", "destroy", "kill"}
+// Actions are the container events Follow asks for.
+var Actions = []string{"oom", "die", "start", "destroy", "kill"}
 
-// FollowOption configures FollowDocker.
+// FollowOption configures Follow.
 type FollowOption func(*follow)
 
 type follow struct {
@@ -40,18 +40,18 @@ type eventKey struct {
 	action events.Action
 }
 
-// FollowDocker calls fn for every container oom, die, start, destroy and
+// Follow calls fn for every container oom, die, start, destroy and
 // kill event of the Engine until ctx is done, in order. When the Engine
 // restarts (or the connection breaks) it reconnects and asks again from
 // the time of the last event seen, so no event is lost, and it drops the
 // events it already delivered, so none is doubled. It returns ctx's error.
-func FollowDocker(ctx context.Context, cli client.APIClient, fn func(events.Message), opts ...FollowOption) error {
+func Follow(ctx context.Context, cli client.APIClient, fn func(events.Message), opts ...FollowOption) error {
 	f := follow{since: time.Now(), retry: 500 * time.Millisecond}
 	for _, o := range opts {
 		o(&f)
 	}
 	args := filters.NewArgs(filters.Arg("type", "container"))
-	for _, a := range DockerActions {
+	for _, a := range Actions {
 		args.Add("event", a)
 	}
 	lastNano := f.since.UnixNano()
@@ -88,7 +88,7 @@ func FollowDocker(ctx context.Context, cli client.APIClient, fn func(events.Mess
 			return ctx.Err()
 		}
 		if f.onError != nil {
-			f.onError(fmt.Errorf("oom: docker events: %w", err))
+			f.onError(fmt.Errorf("oom/docker: events: %w", err))
 		}
 		select {
 		case <-ctx.Done():

@@ -1,4 +1,4 @@
-package oom_test
+package docker_test
 
 import (
 	"archive/tar"
@@ -22,7 +22,7 @@ import (
 
 	"github.com/oomkit/oomkit/cgroup"
 	"github.com/oomkit/oomkit/internal/testenv"
-	"github.com/oomkit/oomkit/oom"
+	"github.com/oomkit/oomkit/oom/docker"
 )
 
 // privateEngine runs a dockerd of the test's own (so it can be restarted
@@ -148,14 +148,14 @@ func TestFollowDockerAcrossRestart(t *testing.T) {
 	var errs int
 	done := make(chan error, 1)
 	go func() {
-		done <- oom.FollowDocker(ctx, cli, func(m events.Message) {
+		done <- docker.Follow(ctx, cli, func(m events.Message) {
 			mu.Lock()
 			id := fmt.Sprintf("%d %s %s %s", m.TimeNano, m.Type, m.Actor.ID, m.Action)
 			if seen[id]++; seen[id] == 1 {
 				got[fmt.Sprintf("%s %s", m.Actor.Attributes["name"], m.Action)]++
 			}
 			mu.Unlock()
-		}, oom.WithSince(time.Now().Add(-time.Second)), oom.WithRetry(2*time.Second), oom.WithErrorHandler(func(error) { errs++ }))
+		}, docker.WithSince(time.Now().Add(-time.Second)), docker.WithRetry(2*time.Second), docker.WithErrorHandler(func(error) { errs++ }))
 	}()
 	runOOM(t, cli, "before-restart")
 	eng.stop()

@@ -1,9 +1,8 @@
 package cgroup
 
 import (
+	"fmt"
 	"strconv"
-
-	units "github.com/docker/go-units"
 )
 
 // Bytes is a size in bytes. Its String method prints it in Docker's binary
@@ -13,9 +12,25 @@ type Bytes int64
 // String returns the size in Docker's binary units, for example "32MiB".
 func (b Bytes) String() string {
 	if b < 0 {
-		return "-" + units.BytesSize(float64(-b))
+		return "-" + Size(-float64(b))
 	}
-	return units.BytesSize(float64(b))
+	return Size(float64(b))
+}
+
+var binaryUnits = [...]string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"}
+
+// Size formats a size in bytes the way docker/go-units' BytesSize does
+// (four significant digits, binary units: "1.5GiB"), which `docker stats`
+// and Bytes.String print. It is written here rather than imported so that
+// a program that only parses kernel reports links no github.com/docker
+// package.
+func Size(n float64) string {
+	i := 0
+	for n >= 1024 && i < len(binaryUnits)-1 {
+		n /= 1024
+		i++
+	}
+	return fmt.Sprintf("%.4g%s", n, binaryUnits[i])
 }
 
 // Limit is a memory limit as the kernel reports it. The zero value is an

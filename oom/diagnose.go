@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	units "github.com/docker/go-units"
-
 	"github.com/oomkit/oomkit/cgroup"
 )
 
@@ -270,7 +268,7 @@ func usageLine(r Report) string {
 	if !r.Memcg.Known {
 		return ""
 	}
-	return fmt.Sprintf(" (usage %s of limit %s)", units.BytesSize(float64(r.Memcg.UsageKB)*1024), units.BytesSize(float64(r.Memcg.LimitKB)*1024))
+	return fmt.Sprintf(" (usage %s of limit %s)", cgroup.Size(float64(r.Memcg.UsageKB)*1024), cgroup.Size(float64(r.Memcg.LimitKB)*1024))
 }
 
 func describeLimit(l cgroup.Limit) string {
@@ -551,8 +549,8 @@ func (d *diag) leak() {
 	if !useNR {
 		kind = "the working set"
 	}
-	d.item("samples", d.path, fmt.Sprintf("%s grew steadily by %s/h over %s (R²=%.2f, %d samples)", kind, units.BytesSize(slope), span.Round(time.Second), r2, len(s)), "")
-	d.add(CauseLeak, 0.5+0.4*r2, fmt.Sprintf("%s grows at %s/h: it will reach any limit; a larger limit only delays the kill", kind, units.BytesSize(slope)))
+	d.item("samples", d.path, fmt.Sprintf("%s grew steadily by %s/h over %s (R²=%.2f, %d samples)", kind, cgroup.Size(slope), span.Round(time.Second), r2, len(s)), "")
+	d.add(CauseLeak, 0.5+0.4*r2, fmt.Sprintf("%s grows at %s/h: it will reach any limit; a larger limit only delays the kill", kind, cgroup.Size(slope)))
 }
 
 // beforeReset drops a short tail of samples after the last sudden drop of

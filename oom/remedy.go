@@ -5,7 +5,7 @@ import (
 	"math"
 	"strconv"
 
-	units "github.com/docker/go-units"
+	"github.com/oomkit/oomkit/cgroup"
 )
 
 // Remedy is a concrete change: a setting and its value where one applies,
@@ -53,7 +53,7 @@ func (d *diag) remedies(c Cause) {
 	case CauseLeak:
 		l := d.out.Leak
 		if l != nil && l.HoursToLimit >= 0 {
-			add("", "", fmt.Sprintf("fix the leak first: at %s/h a larger limit only delays the kill (the current one is reached in %.1f h)", units.BytesSize(l.BytesPerHour), l.HoursToLimit))
+			add("", "", fmt.Sprintf("fix the leak first: at %s/h a larger limit only delays the kill (the current one is reached in %.1f h)", cgroup.Size(l.BytesPerHour), l.HoursToLimit))
 		} else {
 			add("", "", "fix the leak first: a larger limit only delays the kill")
 		}

@@ -22,7 +22,10 @@ type Reading struct {
 	Anon       Amount
 	File       Amount
 	Shmem      Amount
-	Swap       Amount
+	Swap       Amount // v1 total_swap; v2 memory.swap.current
+	// NonReclaimable is MemoryStat.NonReclaimable of the last memory.stat
+	// read: anon + shmem (+ unreclaimable slab and sockets on v2).
+	NonReclaimable Amount
 }
 
 // Sampler reads the memory of many cgroups at a fixed interval, cheaply: it
@@ -46,10 +49,11 @@ type sampled struct {
 	path           string
 	usageFD        int
 	statFD         int
+	swapFD         int // v2 memory.swap.current; -1 when absent
 	v2             bool
 	inactive, anon Amount
 	file, shmem    Amount
-	swap           Amount
+	swap, nonRecl  Amount
 	st             MemoryStat // parse target, reused
 	gone           bool
 }
@@ -118,7 +122,7 @@ func (s *Sampler) Add(p string) error {
 	if len(s.order) >= s.max {
 		return fmt.Errorf("cgroup: sampler full (%d cgroups): not adding %s", s.max, cg.path)
 	}
-	e := &sampled{path: cg.path, v2: cg.Version() == V2, usageFD: -1, statFD: -1}
+	e := &sampled{path: cg.path, v2: cg.Version() == V2, usageFD: -1, statFD: -1, swapFD: -1}
 	usage := "memory.usage_in_bytes"
 	if e.v2 {
 		usage = "memory.current"
@@ -129,6 +133,11 @@ func (s *Sampler) Add(p string) error {
 	if e.statFD, err = unix.Open(filepath.Join(cg.dir, "memory.stat"), unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
 		_ = unix.Close(e.usageFD)
 		return fmt.Errorf("cgroup: open %s: %w", filepath.Join(cg.dir, "memory.stat"), goneErr(err))
+	}
+	if e.v2 { // absent without swap accounting: Swap stays unknown
+		if fd, err := unix.Open(filepath.Join(cg.dir, "memory.swap.current"), unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
+			e.swapFD = fd
+		}
 	}
 	s.entries[cg.path] = e
 	s.order = append(s.order, e)
@@ -146,6 +155,9 @@ func (s *Sampler) Remove(p string) {
 func (s *Sampler) drop(e *sampled) {
 	_ = unix.Close(e.usageFD)
 	_ = unix.Close(e.statFD)
+	if e.swapFD >= 0 {
+		_ = unix.Close(e.swapFD)
+	}
 	e.gone = true
 	delete(s.entries, e.path)
 }
@@ -233,7 +245,15 @@ func (s *Sampler) read(e *sampled, now time.Time, readStat bool) (Reading, error
 		}
 		scanStat(s.buf[:n], e)
 	}
-	r := Reading{Path: e.path, Time: now, Usage: AmountOf(Bytes(u)), Anon: e.anon, File: e.file, Shmem: e.shmem, Swap: e.swap}
+	if e.swapFD >= 0 {
+		e.swap = Amount{}
+		if n, err := unix.Pread(e.swapFD, s.buf, 0); err == nil && n > 0 {
+			if v, err := parseUint(bytes.TrimSpace(s.buf[:n])); err == nil {
+				e.swap = AmountOf(Bytes(v))
+			}
+		}
+	}
+	r := Reading{Path: e.path, Time: now, Usage: AmountOf(Bytes(u)), Anon: e.anon, File: e.file, Shmem: e.shmem, Swap: e.swap, NonReclaimable: e.nonRecl}
 	if e.inactive.Known {
 		r.WorkingSet = AmountOf(max(Bytes(u)-e.inactive.Bytes, 0))
 	}
@@ -249,6 +269,7 @@ func scanStat(b []byte, e *sampled) {
 		_ = parseV1Stat(b, "memory.stat", &e.st)
 	}
 	e.inactive, e.anon, e.file, e.shmem = e.st.InactiveFile, e.st.Anon, e.st.File, e.st.Shmem
+	e.nonRecl = e.st.NonReclaimable()
 	if !e.v2 {
 		e.swap = e.st.Swap
 	}

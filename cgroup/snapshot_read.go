@@ -246,18 +246,6 @@ func (s MemorySnapshot) OOMKills() Count {
 }
 
 // NonReclaimable returns the part of usage reclaim cannot free without
-// swap or a kill: anonymous memory and shmem, plus unreclaimable slab and
-// socket buffers where the version reports them. It is unknown when anon is.
-// Its steady growth, unlike page cache's, is a leak.
-func (s MemorySnapshot) NonReclaimable() Amount {
-	if !s.Stat.Anon.Known {
-		return Amount{}
-	}
-	n := s.Stat.Anon.Bytes
-	for _, a := range []Amount{s.Stat.Shmem, s.Stat.SlabUnreclaimable, s.Stat.Sock} {
-		if a.Known {
-			n += a.Bytes
-		}
-	}
-	return AmountOf(n)
-}
+// swap or a kill (MemoryStat.NonReclaimable). Its steady growth, unlike
+// page cache's, is a leak.
+func (s MemorySnapshot) NonReclaimable() Amount { return s.Stat.NonReclaimable() }

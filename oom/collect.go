@@ -73,7 +73,7 @@ func tree(cg *cgroup.Cgroup, ev *Evidence) {
 	snaps, err := cg.SnapshotTree()
 	if len(snaps) > 0 {
 		ev.After = snaps
-		ev.Samples = append(ev.Samples, SampleOf(snaps[0]))
+		ev.Samples = append(ev.Samples, snaps[0].Sample())
 	}
 	if err != nil {
 		ev.Missing = append(ev.Missing, "cgroup "+cg.Path()+": "+err.Error())

@@ -153,8 +153,8 @@ func (d *diag) setup() {
 		}
 	}
 	for _, s := range d.ev.Samples {
-		if s.WorkingSet > d.peak {
-			d.peak = s.WorkingSet
+		if ws := s.WorkingSetOrUsage(); ws.Known && ws.Bytes > d.peak {
+			d.peak = ws.Bytes
 		}
 	}
 	if in := d.ev.Container; !d.limit.Set() && in != nil && in.Memory.Set() {
@@ -488,22 +488,28 @@ func (d *diag) swap() {
 
 // leak fits a line to non-reclaimable usage (else the working set).
 func (d *diag) leak() {
-	s := beforeReset(d.ev.Samples)
+	var s []cgroup.Sample
+	for _, x := range d.ev.Samples {
+		if x.WorkingSetOrUsage().Known {
+			s = append(s, x)
+		}
+	}
+	s = beforeReset(s)
 	if len(s) < 8 {
 		return
 	}
 	useNR := true
 	for _, x := range s {
-		if x.NonReclaimable == 0 {
+		if !x.NonReclaimable.Known || x.NonReclaimable.Bytes == 0 {
 			useNR = false
 			break
 		}
 	}
-	val := func(x UsageSample) float64 {
+	val := func(x cgroup.Sample) float64 {
 		if useNR {
-			return float64(x.NonReclaimable)
+			return float64(x.NonReclaimable.Bytes)
 		}
-		return float64(x.WorkingSet)
+		return float64(x.WorkingSetOrUsage().Bytes)
 	}
 	t0 := s[0].Time
 	var sx, sy, sxx, sxy, n float64
@@ -559,9 +565,9 @@ func (d *diag) leak() {
 // (late, on a loaded host) or a post-mortem snapshot adds near-zero samples
 // that are not part of the trend. A long tail is kept, so repeated drops (a
 // garbage-collected sawtooth, a restarted container) still break the fit.
-func beforeReset(s []UsageSample) []UsageSample {
+func beforeReset(s []cgroup.Sample) []cgroup.Sample {
 	for i := len(s) - 1; i > 0; i-- {
-		prev, cur := s[i-1].WorkingSet, s[i].WorkingSet
+		prev, cur := s[i-1].WorkingSetOrUsage().Bytes, s[i].WorkingSetOrUsage().Bytes
 		if prev >= 1<<20 && cur < prev/2 {
 			if len(s)-i <= len(s)/4 {
 				return s[:i]

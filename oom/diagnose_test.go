@@ -128,9 +128,9 @@ func TestDiagnoseNothing(t *testing.T) {
 }
 
 func TestDiagnoseLeakForecast(t *testing.T) {
-	var samples []oom.UsageSample
+	var samples []cgroup.Sample
 	for i := range 60 {
-		samples = append(samples, oom.UsageSample{Time: t0.Add(time.Duration(i) * time.Minute), NonReclaimable: cgroup.Bytes(100<<20 + i*(1<<20)), WorkingSet: cgroup.Bytes(120<<20 + i*(1<<20))})
+		samples = append(samples, cgroup.Sample{Time: t0.Add(time.Duration(i) * time.Minute), NonReclaimable: cgroup.AmountOf(cgroup.Bytes(100<<20 + i*(1<<20))), WorkingSet: cgroup.AmountOf(cgroup.Bytes(120<<20 + i*(1<<20)))})
 	}
 	tree := []cgroup.MemorySnapshot{v2("/c", cgroup.LimitOf(256<<20), 0, 0)}
 	d := oom.Diagnose(oom.Evidence{After: tree, Samples: samples})
@@ -140,7 +140,7 @@ func TestDiagnoseLeakForecast(t *testing.T) {
 	assert.Equal(t, oom.CauseLeak, d.Cause)
 	// A flat trace is no leak.
 	for i := range samples {
-		samples[i].NonReclaimable = 100 << 20
+		samples[i].NonReclaimable = cgroup.AmountOf(100 << 20)
 	}
 	d = oom.Diagnose(oom.Evidence{After: tree, Samples: samples})
 	assert.Nil(t, d.Leak)
@@ -152,23 +152,23 @@ func TestDiagnoseLeakForecast(t *testing.T) {
 // along) stays no leak.
 func TestDiagnoseLeakThenKill(t *testing.T) {
 	tree := []cgroup.MemorySnapshot{v2("/c", cgroup.LimitOf(96<<20), 1, 1)}
-	var samples []oom.UsageSample
+	var samples []cgroup.Sample
 	for i := range 50 {
 		b := cgroup.Bytes(2<<20 + i*(2<<20))
-		samples = append(samples, oom.UsageSample{Time: t0.Add(time.Duration(i) * 100 * time.Millisecond), WorkingSet: b, NonReclaimable: b})
+		samples = append(samples, cgroup.Sample{Time: t0.Add(time.Duration(i) * 100 * time.Millisecond), WorkingSet: cgroup.AmountOf(b), NonReclaimable: cgroup.AmountOf(b)})
 	}
 	for i := range 6 { // after the kill
-		samples = append(samples, oom.UsageSample{Time: t0.Add(time.Duration(50+i) * 100 * time.Millisecond), WorkingSet: 40 << 10})
+		samples = append(samples, cgroup.Sample{Time: t0.Add(time.Duration(50+i) * 100 * time.Millisecond), WorkingSet: cgroup.AmountOf(40 << 10)})
 	}
 	d := oom.Diagnose(oom.Evidence{After: tree, Samples: samples})
 	require.NotNil(t, d.Leak, "causes %v", d.Causes)
 	assert.InEpsilon(t, float64(20<<20)*3600, d.Leak.BytesPerHour, 0.01)
 	assert.Equal(t, 50, d.Leak.Samples)
 
-	var saw []oom.UsageSample
+	var saw []cgroup.Sample
 	for i := range 60 {
 		b := cgroup.Bytes(2<<20 + (i%15)*(4<<20))
-		saw = append(saw, oom.UsageSample{Time: t0.Add(time.Duration(i) * time.Second), WorkingSet: b, NonReclaimable: b})
+		saw = append(saw, cgroup.Sample{Time: t0.Add(time.Duration(i) * time.Second), WorkingSet: cgroup.AmountOf(b), NonReclaimable: cgroup.AmountOf(b)})
 	}
 	d = oom.Diagnose(oom.Evidence{After: tree, Samples: saw})
 	assert.Nil(t, d.Leak, "a sawtooth is no leak")
@@ -249,4 +249,21 @@ func causesOf(d oom.Diagnosis) []oom.Cause {
 		out = append(out, c.Cause)
 	}
 	return out
+}
+
+// TestDiagnoseSamplesUsageOnly: samples whose working set is unknown (no
+// memory.stat) are read by their usage, and samples with neither are left
+// out, never taken as 0.
+func TestDiagnoseSamplesUsageOnly(t *testing.T) {
+	var samples []cgroup.Sample
+	for i := range 60 {
+		at := t0.Add(time.Duration(i) * time.Minute)
+		samples = append(samples, cgroup.Sample{Time: at, Usage: cgroup.AmountOf(cgroup.Bytes(120<<20 + i*(1<<20)))})
+		samples = append(samples, cgroup.Sample{Time: at.Add(time.Second)}) // nothing known
+	}
+	tree := []cgroup.MemorySnapshot{v2("/c", cgroup.LimitOf(256<<20), 0, 0)}
+	d := oom.Diagnose(oom.Evidence{After: tree, Samples: samples})
+	require.NotNil(t, d.Leak, "causes %v", d.Causes)
+	assert.InEpsilon(t, float64(60<<20), d.Leak.BytesPerHour, 0.01)
+	assert.Equal(t, 60, d.Leak.Samples)
 }

@@ -6,20 +6,6 @@ import (
 	"github.com/oomkit/oomkit/cgroup"
 )
 
-// UsageSample is one observation of a container's memory over time.
-type UsageSample struct {
-	Time       time.Time
-	WorkingSet cgroup.Bytes
-	// NonReclaimable is anon + shmem (+ unreclaimable slab and sockets);
-	// 0 when unknown, in which case the working set is used for trends.
-	NonReclaimable cgroup.Bytes
-}
-
-// SampleOf turns a snapshot into a sample.
-func SampleOf(s cgroup.MemorySnapshot) UsageSample {
-	return UsageSample{Time: s.Time, WorkingSet: s.WorkingSet.Bytes, NonReclaimable: s.NonReclaimable().Bytes}
-}
-
 // Evidence is everything known about one container (or cgroup) around a
 // suspected kill. Collectors fill it at the edge; Diagnose reads it and
 // nothing else. Every part is optional.
@@ -41,7 +27,7 @@ type Evidence struct {
 	// Events are the engine's events for the container (oom, die, kill...).
 	Events []EngineEvent
 	// Samples are usage observations, oldest first, for trends.
-	Samples []UsageSample
+	Samples []cgroup.Sample
 	// Host is the host's memory, when read.
 	Host *MemInfo
 	// ExitCode is the main process's exit code when known from elsewhere

@@ -23,9 +23,9 @@ func TestLimitAfterOOMIsRecommendsRule(t *testing.T) {
 		require.NoError(t, err)
 		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		for i := range 10 {
-			require.NoError(t, r.Add(Sample{Time: t0.Add(time.Duration(i) * time.Second), WorkingSet: 8 << 20}))
+			require.NoError(t, r.Add(cgroup.Sample{Time: t0.Add(time.Duration(i) * time.Second), WorkingSet: cgroup.AmountOf(8 << 20)}))
 		}
-		require.NoError(t, r.AddOOM(t0.Add(5*time.Second), tc.usage, tc.limit))
+		require.NoError(t, r.AddOOM(t0.Add(5*time.Second), tc.usage, cgroup.LimitOf(tc.limit)))
 		rec, err := r.Recommend()
 		require.NoError(t, err)
 		require.Equal(t, tc.want, rec.Memory.Bytes)

@@ -13,7 +13,7 @@ import (
 type Strategy interface {
 	Name() string
 	// Observe shows the strategy one sample.
-	Observe(Sample)
+	Observe(cgroup.Sample)
 	// OOM tells it the container was killed at limit.
 	OOM(t time.Time, limit cgroup.Bytes)
 	// Limit returns the limit it would set now; 0 for none yet.
@@ -45,7 +45,7 @@ type Result struct {
 // working set above the applied limit is an OOM kill (the strategy is told,
 // with usage = the limit, as a real kernel reports it, and its new limit
 // applies at once).
-func Backtest(trace []Sample, s Strategy, cfg BacktestConfig) Result {
+func Backtest(trace []cgroup.Sample, s Strategy, cfg BacktestConfig) Result {
 	if cfg.Warmup <= 0 {
 		cfg.Warmup = 20 * time.Second
 	}
@@ -61,6 +61,7 @@ func Backtest(trace []Sample, s Strategy, cfg BacktestConfig) Result {
 	var next time.Time
 	var slackSum, weight float64
 	for i, smp := range trace {
+		used := smp.WorkingSetOrUsage().Bytes
 		if smp.Time.Sub(start) < cfg.Warmup {
 			s.Observe(smp)
 			continue
@@ -69,7 +70,7 @@ func Backtest(trace []Sample, s Strategy, cfg BacktestConfig) Result {
 			limit = s.Limit()
 			next = smp.Time.Add(cfg.Cadence)
 		}
-		if limit > 0 && smp.WorkingSet > limit {
+		if limit > 0 && used > limit {
 			res.OOMs++
 			s.OOM(smp.Time, limit)
 			limit = s.Limit()
@@ -77,7 +78,7 @@ func Backtest(trace []Sample, s Strategy, cfg BacktestConfig) Result {
 		}
 		if limit > 0 && i > 0 {
 			dt := smp.Time.Sub(trace[i-1].Time).Seconds()
-			slackSum += dt * math.Max(0, float64(limit-smp.WorkingSet)) / float64(limit)
+			slackSum += dt * math.Max(0, float64(limit-used)) / float64(limit)
 			weight += dt
 		}
 		s.Observe(smp)
@@ -105,10 +106,10 @@ func NewStrategy(name string, opts ...Option) (Strategy, error) {
 }
 
 func (o *ours) Name() string { return o.name }
-func (o *ours) Observe(s Sample) {
+func (o *ours) Observe(s cgroup.Sample) {
 	_ = o.r.Add(s) // a bad sample is skipped, as in production
 }
-func (o *ours) OOM(t time.Time, limit cgroup.Bytes) { _ = o.r.AddOOM(t, limit, limit) }
+func (o *ours) OOM(t time.Time, limit cgroup.Bytes) { _ = o.r.AddOOM(t, limit, cgroup.LimitOf(limit)) }
 func (o *ours) Limit() cgroup.Bytes {
 	rec, err := o.r.Recommend()
 	if err != nil {
@@ -211,11 +212,11 @@ func (v *vpa) Name() string { return v.name }
 
 // Observe keeps one sample per interval, its peak: a higher value replaces
 // the interval's previous peak in the histogram.
-func (v *vpa) Observe(s Sample) {
+func (v *vpa) Observe(s cgroup.Sample) {
 	if v.ivStart.IsZero() || s.Time.Sub(v.ivStart) >= vpaInterval {
 		v.ivStart, v.ivPeak = s.Time, 0
 	}
-	ws := float64(s.WorkingSet)
+	ws := float64(s.WorkingSetOrUsage().Bytes)
 	if ws <= v.ivPeak {
 		return
 	}
@@ -228,7 +229,7 @@ func (v *vpa) Observe(s Sample) {
 
 func (v *vpa) OOM(t time.Time, limit cgroup.Bytes) {
 	u := float64(limit)
-	v.Observe(Sample{Time: t, WorkingSet: cgroup.Bytes(math.Max(u*vpaOOMFactor, u+vpaOOMMin))})
+	v.Observe(cgroup.Sample{Time: t, WorkingSet: cgroup.AmountOf(cgroup.Bytes(math.Max(u*vpaOOMFactor, u+vpaOOMMin)))})
 }
 
 func (v *vpa) Limit() cgroup.Bytes {
@@ -268,8 +269,8 @@ func MedianTimes(factor float64) Strategy {
 }
 
 func (s *simple) Name() string { return s.name }
-func (s *simple) Observe(x Sample) {
-	v := float64(x.WorkingSet)
+func (s *simple) Observe(x cgroup.Sample) {
+	v := float64(x.WorkingSetOrUsage().Bytes)
 	s.ws = append(s.ws, v)
 	s.max = math.Max(s.max, v)
 }

@@ -31,7 +31,7 @@ const publicTraceMachine = 8 << 30
 
 type publicTrace struct {
 	name    string
-	samples []Sample
+	samples []cgroup.Sample
 	cfg     BacktestConfig
 	// long traces run oomkit with its defaults; minutes-long ones with the
 	// options of the recorded traces' backtest.
@@ -83,13 +83,13 @@ var italianMonths = map[string]time.Month{
 
 // readDockerStatsText reads one container's working set from `docker stats
 // --no-stream` table lines, each sample closed by a `date -u` line.
-func readDockerStatsText(path, ctr string) ([]Sample, error) {
+func readDockerStatsText(path, ctr string) ([]cgroup.Sample, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var out []Sample
+	var out []cgroup.Sample
 	var pending []cgroup.Bytes
 	sc := bufio.NewScanner(f)
 	for line := 1; sc.Scan(); line++ {
@@ -111,7 +111,7 @@ func readDockerStatsText(path, ctr string) ([]Sample, error) {
 				return nil, fmt.Errorf("%s:%d: %w", path, line, err)
 			}
 			for _, v := range pending {
-				out = append(out, Sample{Time: t, WorkingSet: v})
+				out = append(out, cgroup.Sample{Time: t, WorkingSet: cgroup.AmountOf(v)})
 			}
 			pending = pending[:0]
 		default:
@@ -134,7 +134,7 @@ func italianDate(fs []string) (time.Time, error) {
 
 // readClusterCSV reads one column of a 300 s cluster-average trace (no time
 // column: row i is i x 300 s), times scale, as working-set bytes.
-func readClusterCSV(path, col string, scale float64) ([]Sample, error) {
+func readClusterCSV(path, col string, scale float64) ([]cgroup.Sample, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -154,7 +154,7 @@ func readClusterCSV(path, col string, scale float64) ([]Sample, error) {
 	if ci < 0 {
 		return nil, fmt.Errorf("%s: no column %q in %v", path, col, head)
 	}
-	var out []Sample
+	var out []cgroup.Sample
 	for row := 0; ; row++ {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -167,7 +167,7 @@ func readClusterCSV(path, col string, scale float64) ([]Sample, error) {
 		if err != nil || v < 0 {
 			return nil, fmt.Errorf("%s: row %d: bad %s %q", path, row+2, col, rec[ci])
 		}
-		out = append(out, Sample{Time: t0.Add(time.Duration(row) * 300 * time.Second), WorkingSet: cgroup.Bytes(v * scale)})
+		out = append(out, cgroup.Sample{Time: t0.Add(time.Duration(row) * 300 * time.Second), WorkingSet: cgroup.AmountOf(cgroup.Bytes(v * scale))})
 	}
 }
 
@@ -209,10 +209,10 @@ func TestBacktestPublic(t *testing.T) {
 	assert.LessOrEqual(t, oursSlack, 0.7*vpaSlack, "at least 30%% less mean slack than VPA overall")
 }
 
-func peak(s []Sample) cgroup.Bytes {
+func peak(s []cgroup.Sample) cgroup.Bytes {
 	var m cgroup.Bytes
 	for _, x := range s {
-		m = max(m, x.WorkingSet)
+		m = max(m, x.WorkingSet.Bytes)
 	}
 	return m
 }

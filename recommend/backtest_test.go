@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oomkit/oomkit/cgroup"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -43,7 +44,7 @@ func TestBacktest(t *testing.T) {
 
 // replay runs each strategy on a trace: the table cells ("OOMs / slack")
 // and the results by strategy name.
-func replay(trace []Sample, ss []Strategy, cfg BacktestConfig) ([]string, map[string]Result) {
+func replay(trace []cgroup.Sample, ss []Strategy, cfg BacktestConfig) ([]string, map[string]Result) {
 	var row []string
 	by := map[string]Result{}
 	for _, s := range ss {

@@ -17,12 +17,12 @@ import (
 //	go test ./recommend -run '^$' -bench 'Add' -benchmem
 func BenchmarkAdd(b *testing.B) {
 	r, _ := New()
-	s := Sample{Time: t0, WorkingSet: 300 << 20, NonReclaimable: cgroup.AmountOf(250 << 20)}
+	s := cgroup.Sample{Time: t0, WorkingSet: cgroup.AmountOf(300 << 20), NonReclaimable: cgroup.AmountOf(250 << 20)}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		s.Time = s.Time.Add(100 * time.Millisecond)
-		s.WorkingSet = cgroup.Bytes(300<<20 + (i%97)<<16)
+		s.WorkingSet = cgroup.AmountOf(cgroup.Bytes(300<<20 + (i%97)<<16))
 		if err := r.Add(s); err != nil {
 			b.Fatal(err)
 		}
@@ -52,7 +52,7 @@ func FuzzReadCSV(f *testing.F) {
 		ss, err := ReadCSV(strings.NewReader(data), t0)
 		r, _ := New()
 		for _, s := range ss {
-			if s.WorkingSet < 0 || s.WorkingSet >= absurd {
+			if !s.WorkingSet.Known || s.WorkingSet.Bytes < 0 || s.WorkingSet.Bytes >= absurd {
 				t.Fatalf("bad sample accepted: %+v", s)
 			}
 			_ = r.Add(s)

@@ -15,22 +15,12 @@ import (
 	"github.com/oomkit/oomkit/cgroup"
 )
 
-// FromSnapshot turns a cgroup snapshot into a sample: the working set, and
-// anon + shmem as the non-reclaimable part where memory.stat has them.
-func FromSnapshot(s cgroup.MemorySnapshot) Sample {
-	ws := s.WorkingSet
-	if !ws.Known {
-		ws = s.Usage
-	}
-	return Sample{Time: s.Time, WorkingSet: ws.Bytes, NonReclaimable: s.NonReclaimable(), PageCache: s.Stat.File, Swap: s.SwapUsage}
-}
-
 // FromDockerStats turns an Engine stats reading into a sample. The working
 // set is usage minus inactive file cache, as docker stats computes it
 // (total_inactive_file on cgroup v1, inactive_file on v2).
-func FromDockerStats(st container.StatsResponse) (Sample, error) {
+func FromDockerStats(st container.StatsResponse) (cgroup.Sample, error) {
 	if st.Read.IsZero() {
-		return Sample{}, fmt.Errorf("%w: docker stats without a read time", ErrBadSample)
+		return cgroup.Sample{}, fmt.Errorf("%w: docker stats without a read time", ErrBadSample)
 	}
 	m := st.MemoryStats
 	usage := m.Usage
@@ -42,7 +32,7 @@ func FromDockerStats(st container.StatsResponse) (Sample, error) {
 	if inactive < usage {
 		ws = usage - inactive
 	}
-	s := Sample{Time: st.Read, WorkingSet: cgroup.Bytes(ws)}
+	s := cgroup.Sample{Time: st.Read, Usage: cgroup.AmountOf(cgroup.Bytes(usage)), WorkingSet: cgroup.AmountOf(cgroup.Bytes(ws))}
 	if v, ok := m.Stats["total_rss"]; ok {
 		s.NonReclaimable = cgroup.AmountOf(cgroup.Bytes(v + m.Stats["total_shmem"]))
 	} else if v, ok := m.Stats["anon"]; ok {
@@ -73,7 +63,7 @@ func (e *CSVError) Unwrap() error { return e.Err }
 // is the working set in bytes. Optional columns named anon_bytes (or
 // nonreclaimable_bytes), cache_bytes and swap_bytes are read too. Times in
 // seconds are taken from base. Errors are *CSVError naming the line.
-func ReadCSV(r io.Reader, base time.Time) ([]Sample, error) {
+func ReadCSV(r io.Reader, base time.Time) ([]cgroup.Sample, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
@@ -96,7 +86,7 @@ func ReadCSV(r io.Reader, base time.Time) ([]Sample, error) {
 		nrCol = -1
 	}
 	cacheCol, swapCol := colOr(col, "cache_bytes"), colOr(col, "swap_bytes")
-	var out []Sample
+	var out []cgroup.Sample
 	for line := 2; ; line++ {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -116,7 +106,7 @@ func ReadCSV(r io.Reader, base time.Time) ([]Sample, error) {
 		if err != nil {
 			return out, &CSVError{Line: line, Err: err}
 		}
-		s := Sample{Time: t, WorkingSet: ws}
+		s := cgroup.Sample{Time: t, WorkingSet: cgroup.AmountOf(ws)}
 		for _, c := range []struct {
 			i   int
 			dst *cgroup.Amount

@@ -68,7 +68,7 @@ func TestHistogramDecay(t *testing.T) {
 func add(t *testing.T, r *Recommender, start time.Time, n int, step time.Duration, ws func(i int) cgroup.Bytes) {
 	t.Helper()
 	for i := range n {
-		require.NoError(t, r.Add(Sample{Time: start.Add(time.Duration(i) * step), WorkingSet: ws(i), NonReclaimable: cgroup.AmountOf(ws(i) * 9 / 10)}))
+		require.NoError(t, r.Add(cgroup.Sample{Time: start.Add(time.Duration(i) * step), WorkingSet: cgroup.AmountOf(ws(i)), NonReclaimable: cgroup.AmountOf(ws(i) * 9 / 10)}))
 	}
 }
 
@@ -93,11 +93,29 @@ func TestRecommendGuards(t *testing.T) {
 	t.Run("OOM raises the limit above the usage at the kill", func(t *testing.T) {
 		r, _ := New()
 		add(t, r, t0, 120, time.Minute, func(int) cgroup.Bytes { return 100 << 20 })
-		require.NoError(t, r.AddOOM(t0.Add(3*time.Hour), 128<<20, 128<<20))
+		require.NoError(t, r.AddOOM(t0.Add(3*time.Hour), 128<<20, cgroup.LimitOf(128<<20)))
 		rec, err := r.Recommend()
 		require.NoError(t, err)
 		assert.GreaterOrEqual(t, rec.Memory.Bytes, cgroup.Bytes(256<<20))
 		assert.Contains(t, rec.Memory.Rationale, "OOM")
+	})
+	t.Run("an unlimited container killed by an ancestor needed more than it used", func(t *testing.T) {
+		r, _ := New()
+		add(t, r, t0, 120, time.Minute, func(int) cgroup.Bytes { return 100 << 20 })
+		require.NoError(t, r.AddOOM(t0.Add(3*time.Hour), 300<<20, cgroup.NoLimit()))
+		rec, err := r.Recommend()
+		require.NoError(t, err)
+		assert.Equal(t, LimitAfterOOM(300<<20, 300<<20), rec.Memory.Bytes)
+		assert.Contains(t, rec.Memory.Rationale, "OOM")
+	})
+	t.Run("usage stands in for an unknown working set", func(t *testing.T) {
+		r, _ := New()
+		for i := range 120 {
+			require.NoError(t, r.Add(cgroup.Sample{Time: t0.Add(time.Duration(i) * time.Minute), Usage: cgroup.AmountOf(200 << 20)}))
+		}
+		rec, err := r.Recommend()
+		require.NoError(t, err)
+		assert.GreaterOrEqual(t, rec.Memory.Bytes, cgroup.Bytes(200<<20))
 	})
 	t.Run("never below the non-reclaimable peak", func(t *testing.T) {
 		r, _ := New()
@@ -106,7 +124,7 @@ func TestRecommendGuards(t *testing.T) {
 			if i == 300 {
 				nr = 500 << 20
 			}
-			require.NoError(t, r.Add(Sample{Time: t0.Add(time.Duration(i) * time.Minute), WorkingSet: 60 << 20, NonReclaimable: cgroup.AmountOf(nr)}))
+			require.NoError(t, r.Add(cgroup.Sample{Time: t0.Add(time.Duration(i) * time.Minute), WorkingSet: cgroup.AmountOf(60 << 20), NonReclaimable: cgroup.AmountOf(nr)}))
 		}
 		rec, _ := r.Recommend()
 		assert.GreaterOrEqual(t, rec.Memory.Bytes, cgroup.Bytes(500<<20))
@@ -129,7 +147,7 @@ func TestRecommendGuards(t *testing.T) {
 	})
 	t.Run("floor, and little history said", func(t *testing.T) {
 		r, _ := New()
-		require.NoError(t, r.Add(Sample{Time: t0, WorkingSet: 1 << 20}))
+		require.NoError(t, r.Add(cgroup.Sample{Time: t0, WorkingSet: cgroup.AmountOf(1 << 20)}))
 		rec, err := r.Recommend()
 		require.NoError(t, err)
 		assert.Equal(t, cgroup.Bytes(16<<20), rec.Memory.Bytes)
@@ -142,13 +160,16 @@ func TestBadInput(t *testing.T) {
 	r, _ := New()
 	_, err := r.Recommend()
 	require.ErrorIs(t, err, ErrNoData)
-	require.ErrorIs(t, r.Add(Sample{Time: t0, WorkingSet: -1}), ErrBadSample)
-	require.ErrorIs(t, r.Add(Sample{Time: t0, WorkingSet: 1 << 55}), ErrBadSample)
-	require.ErrorIs(t, r.Add(Sample{WorkingSet: 1}), ErrBadSample)
-	require.ErrorIs(t, r.Add(Sample{Time: t0, WorkingSet: 1, NonReclaimable: cgroup.AmountOf(-5)}), ErrBadSample)
-	require.NoError(t, r.Add(Sample{Time: t0.Add(time.Minute), WorkingSet: 1 << 20}))
-	require.ErrorIs(t, r.Add(Sample{Time: t0, WorkingSet: 1 << 20}), ErrOutOfOrder)
-	require.ErrorIs(t, r.AddOOM(t0, 1, 0), ErrBadSample)
+	require.ErrorIs(t, r.Add(cgroup.Sample{Time: t0, WorkingSet: cgroup.AmountOf(-1)}), ErrBadSample)
+	require.ErrorIs(t, r.Add(cgroup.Sample{Time: t0, WorkingSet: cgroup.AmountOf(1 << 55)}), ErrBadSample)
+	require.ErrorIs(t, r.Add(cgroup.Sample{WorkingSet: cgroup.AmountOf(1)}), ErrBadSample)
+	require.ErrorIs(t, r.Add(cgroup.Sample{Time: t0, WorkingSet: cgroup.AmountOf(1), NonReclaimable: cgroup.AmountOf(-5)}), ErrBadSample)
+	require.NoError(t, r.Add(cgroup.Sample{Time: t0.Add(time.Minute), WorkingSet: cgroup.AmountOf(1 << 20)}))
+	require.ErrorIs(t, r.Add(cgroup.Sample{Time: t0, WorkingSet: cgroup.AmountOf(1 << 20)}), ErrOutOfOrder)
+	require.ErrorIs(t, r.AddOOM(t0, 1, cgroup.LimitOf(0)), ErrBadSample)
+	require.ErrorIs(t, r.AddOOM(t0, 1, cgroup.Limit{}), ErrBadSample, "an unknown limit")
+	require.ErrorIs(t, r.AddOOM(t0, 0, cgroup.NoLimit()), ErrBadSample, "unlimited with no usage says nothing of the size")
+	require.ErrorIs(t, r.Add(cgroup.Sample{Time: t0.Add(2 * time.Minute)}), ErrBadSample, "neither working set nor usage")
 	assert.Equal(t, int64(1), r.Samples())
 	for _, o := range []Option{WithInterval(0), WithPercentile(math.NaN()), WithPercentile(2), WithMargin(-1), WithFloor(1), WithHost(0, 0, 0), WithHost(1<<30, 1<<30, 0), WithProfile("cobol"), WithHalfLife(time.Second), WithLeakHorizon(0)} {
 		_, err := New(o)

@@ -123,7 +123,11 @@ func (r *Recommender) Recommend() (Recommendation, error) {
 	// off exponentially, with an additive step for small containers.
 	for i := range r.oomLen {
 		k := r.ooms[i]
-		bump := afterOOM(float64(k.Limit), float64(k.Usage))
+		at := k.Limit.Bytes
+		if !k.Limit.Set() {
+			at = k.Usage // killed by an ancestor or the host: it had what it used
+		}
+		bump := afterOOM(float64(at), float64(k.Usage))
 		if bump > limit {
 			limit, src = bump, fmt.Sprintf("OOM kill at %s with limit %s: doubled (at least +256MiB)", k.Time.UTC().Format(time.RFC3339), k.Limit)
 		}

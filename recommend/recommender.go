@@ -23,25 +23,13 @@ var (
 
 const absurd = 1 << 50 // 1 PiB: no container has that
 
-// Sample is one observation of a container's memory.
-type Sample struct {
-	Time time.Time
-	// WorkingSet is usage minus inactive page cache: what kubelet and
-	// docker stats call memory usage, and what a limit must hold.
-	WorkingSet cgroup.Bytes
-	// NonReclaimable is anon + shmem (RSS where that is all there is):
-	// what reclaim cannot free. Optional.
-	NonReclaimable cgroup.Amount
-	// PageCache and Swap are optional.
-	PageCache cgroup.Amount
-	Swap      cgroup.Amount
-}
-
 // OOM is one recorded OOM kill.
 type OOM struct {
 	Time  time.Time
-	Usage cgroup.Bytes
-	Limit cgroup.Bytes
+	Usage cgroup.Bytes // 0 when unknown
+	// Limit is the container's own limit at the kill: unlimited when an
+	// ancestor's limit (or the host) killed it.
+	Limit cgroup.Limit
 }
 
 // Recommender summarises one container's memory use in bounded memory
@@ -104,11 +92,14 @@ func New(opts ...Option) (*Recommender, error) {
 
 func validBytes(b cgroup.Bytes) bool { return b >= 0 && b < absurd }
 
-// Add records a sample. It returns an error wrapping ErrBadSample for a zero
-// time or a negative or absurd size, and ErrOutOfOrder for a sample older
-// than the last; the sample is then ignored.
-func (r *Recommender) Add(s Sample) error {
-	if s.Time.IsZero() || !validBytes(s.WorkingSet) || (s.NonReclaimable.Known && !validBytes(s.NonReclaimable.Bytes)) ||
+// Add records a sample: its working set (its usage when the working set is
+// unknown), and its non-reclaimable and swap amounts when known. It returns
+// an error wrapping ErrBadSample for a zero time, a sample with neither
+// working set nor usage, or a negative or absurd size, and ErrOutOfOrder
+// for a sample older than the last; the sample is then ignored.
+func (r *Recommender) Add(s cgroup.Sample) error {
+	need := s.WorkingSetOrUsage()
+	if s.Time.IsZero() || !need.Known || !validBytes(need.Bytes) || (s.NonReclaimable.Known && !validBytes(s.NonReclaimable.Bytes)) ||
 		(s.Swap.Known && !validBytes(s.Swap.Bytes)) || (s.PageCache.Known && !validBytes(s.PageCache.Bytes)) {
 		return fmt.Errorf("%w: %+v", ErrBadSample, s)
 	}
@@ -116,7 +107,7 @@ func (r *Recommender) Add(s Sample) error {
 	if r.n > 0 && t < r.last {
 		return fmt.Errorf("%w: %s after %s", ErrOutOfOrder, s.Time.Format(time.RFC3339Nano), time.Unix(0, r.last).Format(time.RFC3339Nano))
 	}
-	ws := float64(s.WorkingSet)
+	ws := float64(need.Bytes)
 	nr := ws
 	if s.NonReclaimable.Known {
 		nr = float64(s.NonReclaimable.Bytes)
@@ -193,11 +184,15 @@ func (r *Recommender) closeInterval() {
 	r.pendN = 0
 }
 
-// AddOOM records an OOM kill: the container needed more than limit at t.
-// usage is what it used when killed (the limit itself on a real kernel).
-func (r *Recommender) AddOOM(t time.Time, usage, limit cgroup.Bytes) error {
-	if t.IsZero() || !validBytes(usage) || !validBytes(limit) || limit == 0 {
-		return fmt.Errorf("%w: OOM at %s usage %d limit %d", ErrBadSample, t, usage, limit)
+// AddOOM records an OOM kill: the container needed more than it had at t.
+// usage is what it used when killed (the limit itself on a real kernel; 0
+// when unknown), limit its own limit then (cgroup.MemorySnapshot.Limit). An
+// unlimited limit is a container killed by an ancestor's limit or the
+// host's OOM: it needed more than usage, which must then be known.
+func (r *Recommender) AddOOM(t time.Time, usage cgroup.Bytes, limit cgroup.Limit) error {
+	if t.IsZero() || !validBytes(usage) || !limit.Known || (limit.Set() && (!validBytes(limit.Bytes) || limit.Bytes == 0)) ||
+		(limit.Unlimited && usage == 0) {
+		return fmt.Errorf("%w: OOM at %s usage %d limit %s", ErrBadSample, t, usage, limit)
 	}
 	r.ooms[r.oomNext] = OOM{Time: t, Usage: usage, Limit: limit}
 	r.oomNext = (r.oomNext + 1) % len(r.ooms)

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/oomkit/oomkit/cgroup"
 )
 
 // The real usage traces recorded on oomkit's test machine through the
@@ -28,7 +30,7 @@ func TraceNames() []string {
 }
 
 // Trace returns an embedded trace's samples, timed from base.
-func Trace(name string, base time.Time) ([]Sample, error) {
+func Trace(name string, base time.Time) ([]cgroup.Sample, error) {
 	data, err := traces.ReadFile(path.Join("testdata/traces", name+".csv"))
 	if err != nil {
 		return nil, fmt.Errorf("recommend: no trace %q (have %v)", name, TraceNames())

@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/oomkit/oomkit/cgroup"
 	"github.com/oomkit/oomkit/recommend"
 )
 
@@ -38,7 +39,7 @@ func strategies() ([]recommend.Strategy, error) {
 func run(files []string, cfg recommend.BacktestConfig) error {
 	type trace struct {
 		name    string
-		samples []recommend.Sample
+		samples []cgroup.Sample
 	}
 	var traces []trace
 	if len(files) == 0 {

@@ -146,7 +146,7 @@ func followContainer(ctx context.Context, col *docker.Collector, ctr string) *oo
 		if err != nil {
 			break // the cgroup is gone: the container exited
 		}
-		ev.Samples = append(ev.Samples, oom.SampleOf(s))
+		ev.Samples = append(ev.Samples, s.Sample())
 	}
 	// Wait until the Engine has recorded the exit, so inspect sees it.
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)

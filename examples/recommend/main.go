@@ -21,6 +21,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 
+	"github.com/oomkit/oomkit/cgroup"
 	"github.com/oomkit/oomkit/recommend"
 )
 
@@ -43,7 +44,7 @@ func run(w io.Writer, csvFile, ctr string, dur time.Duration, trace string, prof
 	if err != nil {
 		return err
 	}
-	var samples []recommend.Sample
+	var samples []cgroup.Sample
 	name := "app"
 	switch {
 	case csvFile != "":
@@ -123,7 +124,7 @@ func intervalFor(csvFile, ctr string, dur time.Duration) time.Duration {
 }
 
 // sampleContainer reads the Engine's stats stream for dur.
-func sampleContainer(name string, dur time.Duration) ([]recommend.Sample, error) {
+func sampleContainer(name string, dur time.Duration) ([]cgroup.Sample, error) {
 	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
 		return nil, err
@@ -137,7 +138,7 @@ func sampleContainer(name string, dur time.Duration) ([]recommend.Sample, error)
 	}
 	defer func() { _ = st.Body.Close() }()
 	dec := json.NewDecoder(st.Body)
-	var out []recommend.Sample
+	var out []cgroup.Sample
 	for {
 		var s container.StatsResponse
 		if err := dec.Decode(&s); err != nil {

@@ -138,13 +138,13 @@ func TestRealLeak(t *testing.T) {
 	require.NoError(t, err)
 	before, err := cg.SnapshotTree()
 	require.NoError(t, err)
-	var samples []oom.UsageSample
+	var samples []cgroup.Sample
 	for {
 		s, err := cg.Snapshot()
 		if err != nil {
 			break
 		}
-		samples = append(samples, oom.SampleOf(s))
+		samples = append(samples, s.Sample())
 		time.Sleep(100 * time.Millisecond)
 	}
 	waitExit(t, cli, id2)

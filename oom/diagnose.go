@@ -71,6 +71,13 @@ type Diagnosis struct {
 	LimitBytes int64      `json:"limit_bytes"`
 	OOMMemcg   string     `json:"oom_memcg"`
 	Leak       *LeakTrend `json:"leak"`
+	// Apply is the new limit written out for docker update, Compose and
+	// Kubernetes, when a limit is the remedy; nil otherwise (a leak, a
+	// runaway, a kill that was not an OOM).
+	Apply *Apply `json:"apply,omitempty"`
+	// Runaway is set when the limit was hit several times within seconds:
+	// raising it will not help.
+	Runaway *Runaway `json:"runaway,omitempty"`
 	// Missing is what the evidence lacked, as the collectors said.
 	Missing []string `json:"missing"`
 }
@@ -630,6 +637,7 @@ func (d *diag) conclude() {
 	}
 	d.out.Cause = d.out.Causes[0].Cause
 	d.out.Explanation = d.out.Causes[0].Explanation
+	d.runawayRemedy()
 	for _, c := range d.out.Causes {
 		d.remedies(c.Cause)
 	}

@@ -59,6 +59,9 @@ type Container struct {
 	// unlimited for -1, unknown when not set (Docker then allows twice
 	// Memory when the host has swap).
 	MemorySwap cgroup.Limit `json:"memory_swap"`
+	// Labels are the container's labels (Compose's com.docker.compose.*
+	// name its project and service).
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // ContainerState is a container's state as the engine last saw it.

@@ -117,6 +117,9 @@ func ContainerOf(in container.InspectResponse) oom.Container {
 	out.ID = in.ID
 	out.Name = strings.TrimPrefix(in.Name, "/")
 	out.Created, _ = time.Parse(time.RFC3339Nano, in.Created)
+	if in.Config != nil {
+		out.Labels = in.Config.Labels
+	}
 	if st := in.State; st != nil {
 		out.State = &oom.ContainerState{Running: st.Running, ExitCode: st.ExitCode, OOMKilled: st.OOMKilled, PID: st.Pid}
 	}

@@ -14,23 +14,25 @@ var ErrMismatch = errors.New("cgroup: snapshots do not belong together")
 // hold the increase; a counter is Known only when both snapshots know it.
 // Counters are compared as deltas because absolute counters re-fire forever.
 type Delta struct {
-	Path     string
-	Interval time.Duration
+	Path     string        `json:"path"`
+	Interval time.Duration `json:"interval_ns"`
 
-	Events       Events // increase of each hierarchical counter
-	LocalEvents  Events // increase of each local counter (v1 oom_kill lives here)
-	SwapEvents   SwapEvents
-	Failcnt      Count
-	MemSwFailcnt Count
+	Events       Events     `json:"events"`       // increase of each hierarchical counter
+	LocalEvents  Events     `json:"local_events"` // increase of each local counter (v1 oom_kill lives here)
+	SwapEvents   SwapEvents `json:"swap_events"`
+	Failcnt      Count      `json:"failcnt"`
+	MemSwFailcnt Count      `json:"memsw_failcnt"`
 
-	Usage      int64 // change in bytes (negative when it fell); 0 when unknown
-	WorkingSet int64
-	Peak       int64
+	// Usage, WorkingSet and Peak are the change in bytes (negative when
+	// it fell), unknown when either snapshot lacks the value.
+	Usage      Amount `json:"usage_bytes"`
+	WorkingSet Amount `json:"working_set_bytes"`
+	Peak       Amount `json:"peak_bytes"`
 
 	// Reset lists the counters that went backwards: the cgroup was removed
 	// and created again under the same path. Their increase is reported
 	// as the later value, the least that can have happened.
-	Reset []string
+	Reset []string `json:"reset"`
 }
 
 // OOMKills returns the increase of OOM kills of tasks in this cgroup: the
@@ -86,9 +88,9 @@ func (d *Delta) count(name string, b, a Count) Count {
 	return CountOf(a.N - b.N)
 }
 
-func amountDiff(b, a Amount) int64 {
+func amountDiff(b, a Amount) Amount {
 	if !b.Known || !a.Known {
-		return 0
+		return Amount{}
 	}
-	return int64(a.Bytes - b.Bytes)
+	return AmountOf(a.Bytes - b.Bytes)
 }

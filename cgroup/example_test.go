@@ -1,6 +1,7 @@
 package cgroup_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -65,4 +66,36 @@ func ExampleDiff() {
 	d, _ := cgroup.Diff(before, after)
 	fmt.Println(d.Interval, "failcnt +"+d.Failcnt.String(), "oom_kill +"+d.OOMKills().String())
 	// Output: 30s failcnt +240 oom_kill +1
+}
+
+// Every value of the module marshals to one JSON schema: snake_case keys,
+// bytes as integers under keys ending in _bytes, null for unknown, "max"
+// for unlimited. Here a cgroup v1 snapshot as a Sample, and three of its
+// limits: v1 has no memory.high (unknown: null) and this host's
+// memory+swap is unlimited.
+func ExampleSample_json() {
+	fs, err := cgroup.NewFS(cgroup.WithRoot("testdata/v1/sys/fs/cgroup"), cgroup.WithProcRoot("testdata/v1/proc"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	cg, err := fs.FindByPID(4242)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	s, err := cg.Snapshot()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	sample := s.Sample()
+	sample.Time = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	b, _ := json.Marshal(sample)
+	fmt.Println(string(b))
+	b, _ = json.Marshal(map[string]cgroup.Limit{"limit_bytes": s.Limit, "high_bytes": s.High, "memsw_limit_bytes": s.MemSwLimit})
+	fmt.Println(string(b))
+	// Output:
+	// {"time":"2026-11-24T12:00:00Z","usage_bytes":33554432,"working_set_bytes":33419264,"non_reclaimable_bytes":33288192,"page_cache_bytes":266240,"swap_bytes":0}
+	// {"high_bytes":null,"limit_bytes":33554432,"memsw_limit_bytes":"max"}
 }

@@ -239,7 +239,7 @@ func TestDiff(t *testing.T) {
 	assert.Equal(t, cgroup.CountOf(2), d.Events.OOM)
 	assert.Equal(t, cgroup.CountOf(2), d.Events.OOMKill)
 	assert.Equal(t, []string{"oom_kill"}, d.Reset)
-	assert.Equal(t, int64(-60), d.Usage)
+	assert.Equal(t, cgroup.AmountOf(-60), d.Usage)
 	assert.False(t, d.Failcnt.Known)
 
 	_, err = cgroup.Diff(b, cgroup.MemorySnapshot{Path: "/b", Version: cgroup.V2, Time: a.Time})

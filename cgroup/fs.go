@@ -50,19 +50,19 @@ func (m Mode) String() string {
 
 // Layout says where the memory controller lives on a host.
 type Layout struct {
-	Mode Mode
+	Mode Mode `json:"mode"`
 	// Memory is the version the memory controller speaks (V1 on v1 and
 	// hybrid hosts, V2 on unified hosts).
-	Memory Version
+	Memory Version `json:"memory"`
 	// MemoryDir is the directory the memory hierarchy is mounted on, under
 	// the FS root.
-	MemoryDir string
+	MemoryDir string `json:"memory_dir"`
 	// MemoryMountRoot is the cgroup path that MemoryDir shows ("/" unless
 	// the reader sits in a container whose mount exposes only its own
 	// subtree, as mountinfo's root field says).
-	MemoryMountRoot string
+	MemoryMountRoot string `json:"memory_mount_root"`
 	// UnifiedDir is the cgroup2 mount, or "" when there is none.
-	UnifiedDir string
+	UnifiedDir string `json:"unified_dir"`
 }
 
 // FS reads cgroup memory state below a root directory: /sys/fs/cgroup on a

@@ -15,13 +15,13 @@ import (
 // /proc/<pid>/status. Fields the kernel does not print (RssAnon and friends
 // arrived in 4.5) are unknown; a kernel thread has no RSS at all.
 type Process struct {
-	PID   int
-	Comm  string
-	RSS   Amount // VmRSS
-	Anon  Amount // RssAnon
-	File  Amount // RssFile
-	Shmem Amount // RssShmem
-	Swap  Amount // VmSwap
+	PID   int    `json:"pid"`
+	Comm  string `json:"comm"`
+	RSS   Amount `json:"rss_bytes"`   // VmRSS
+	Anon  Amount `json:"anon_bytes"`  // RssAnon
+	File  Amount `json:"file_bytes"`  // RssFile
+	Shmem Amount `json:"shmem_bytes"` // RssShmem
+	Swap  Amount `json:"swap_bytes"`  // VmSwap
 }
 
 // Processes returns the processes in the cgroup (its cgroup.procs, not its

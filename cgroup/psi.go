@@ -13,10 +13,10 @@ import (
 // PressureEvent is a PSI trigger firing: memory stalls exceeded the
 // threshold within the window. Pressure is read at once.
 type PressureEvent struct {
-	Time     time.Time
-	Source   string // the pressure file
-	Pressure Pressure
-	Err      error
+	Time     time.Time `json:"time"`
+	Source   string    `json:"source"` // the pressure file
+	Pressure Pressure  `json:"pressure"`
+	Err      error     `json:"-"`
 }
 
 // WatchPressure registers a kernel PSI trigger ("some" or "full" stall

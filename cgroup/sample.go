@@ -8,17 +8,17 @@ import "time"
 // recommend.Recommender.Add take it. Every amount the source could not
 // provide is unknown, never 0.
 type Sample struct {
-	Time  time.Time
-	Usage Amount // v2 memory.current; v1 memory.usage_in_bytes
+	Time  time.Time `json:"time"`
+	Usage Amount    `json:"usage_bytes"` // v2 memory.current; v1 memory.usage_in_bytes
 	// WorkingSet is usage minus inactive file cache, floored at zero, as
 	// kubelet and `docker stats` compute it: what a limit must hold.
-	WorkingSet Amount
+	WorkingSet Amount `json:"working_set_bytes"`
 	// NonReclaimable is what reclaim cannot free without swap or a kill:
 	// anon + shmem (+ unreclaimable slab and socket buffers where the
 	// version reports them). Its steady growth is a leak.
-	NonReclaimable Amount
-	PageCache      Amount // v2 file; v1 total_cache
-	Swap           Amount // swap in use by the cgroup
+	NonReclaimable Amount `json:"non_reclaimable_bytes"`
+	PageCache      Amount `json:"page_cache_bytes"` // v2 file; v1 total_cache
+	Swap           Amount `json:"swap_bytes"`       // swap in use by the cgroup
 }
 
 // WorkingSetOrUsage returns the working set, or usage when the working set

@@ -15,17 +15,17 @@ import (
 
 // Reading is one sample of a cgroup's memory by a Sampler.
 type Reading struct {
-	Path       string
-	Time       time.Time
-	Usage      Amount
-	WorkingSet Amount // usage - inactive file
-	Anon       Amount
-	File       Amount
-	Shmem      Amount
-	Swap       Amount // v1 total_swap; v2 memory.swap.current
+	Path       string    `json:"path"`
+	Time       time.Time `json:"time"`
+	Usage      Amount    `json:"usage_bytes"`
+	WorkingSet Amount    `json:"working_set_bytes"` // usage - inactive file
+	Anon       Amount    `json:"anon_bytes"`
+	File       Amount    `json:"file_bytes"`
+	Shmem      Amount    `json:"shmem_bytes"`
+	Swap       Amount    `json:"swap_bytes"` // v1 total_swap; v2 memory.swap.current
 	// NonReclaimable is MemoryStat.NonReclaimable of the last memory.stat
 	// read: anon + shmem (+ unreclaimable slab and sockets on v2).
-	NonReclaimable Amount
+	NonReclaimable Amount `json:"non_reclaimable_bytes"`
 }
 
 // Sampler reads the memory of many cgroups at a fixed interval, cheaply: it

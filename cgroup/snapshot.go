@@ -31,27 +31,30 @@ func (v Version) String() string {
 // only OOMKill exists (memory.oom_control, 4.13+) and it is local. A counter
 // the version lacks is not Known.
 type Events struct {
-	Low          Count // reclaimed despite being under memory.low
-	High         Count // throttled over memory.high
-	Max          Count // usage about to exceed memory.max
-	OOM          Count // limit hit and reclaim failed: the OOM killer ran for this cgroup's limit
-	OOMKill      Count // tasks in this cgroup killed by any OOM killer, global kills included
-	OOMGroupKill Count // memory.oom.group kills (5.17+)
+	Low          Count `json:"low"`            // reclaimed despite being under memory.low
+	High         Count `json:"high"`           // throttled over memory.high
+	Max          Count `json:"max"`            // usage about to exceed memory.max
+	OOM          Count `json:"oom"`            // limit hit and reclaim failed: the OOM killer ran for this cgroup's limit
+	OOMKill      Count `json:"oom_kill"`       // tasks in this cgroup killed by any OOM killer, global kills included
+	OOMGroupKill Count `json:"oom_group_kill"` // memory.oom.group kills (5.17+)
 }
 
 // SwapEvents holds v2 memory.swap.events counters.
 type SwapEvents struct {
-	High Count // swap usage over memory.swap.high
-	Max  Count // swap allocation about to exceed memory.swap.max
-	Fail Count // swap allocation failed (limit or out of swap)
+	High Count `json:"high"` // swap usage over memory.swap.high
+	Max  Count `json:"max"`  // swap allocation about to exceed memory.swap.max
+	Fail Count `json:"fail"` // swap allocation failed (limit or out of swap)
 }
 
 // PSILine is one line of a pressure file: the share of time some (or all)
 // tasks stalled on memory, averaged over 10 s, 60 s and 300 s (percent), and
-// the total stall time in microseconds.
+// the total stall time since boot (the kernel's total= field, which counts
+// microseconds, as a time.Duration).
 type PSILine struct {
-	Avg10, Avg60, Avg300 float64
-	Total                time.Duration
+	Avg10  float64       `json:"avg10"`
+	Avg60  float64       `json:"avg60"`
+	Avg300 float64       `json:"avg300"`
+	Total  time.Duration `json:"total_ns"`
 }
 
 // Pressure is memory pressure stall information. Known is false when PSI is
@@ -69,20 +72,20 @@ type Pressure struct {
 // hierarchical (the cgroup and its descendants): v2 memory.stat is, and in v1
 // the total_* fields are used. A field the kernel does not print is not Known.
 type MemoryStat struct {
-	Anon              Amount // v2 anon; v1 total_rss (+ total_rss_huge where separate)
-	File              Amount // v2 file; v1 total_cache
-	ActiveAnon        Amount
-	InactiveAnon      Amount
-	ActiveFile        Amount
-	InactiveFile      Amount
-	Shmem             Amount
-	Slab              Amount // v2 slab; not in v1 memory.stat
-	SlabReclaimable   Amount
-	SlabUnreclaimable Amount
-	Sock              Amount // v2 only
-	Kernel            Amount // v2 kernel (5.18+)
-	Swap              Amount // v1 total_swap; v2 derives swap from memory.swap.current
-	Unevictable       Amount
+	Anon              Amount `json:"anon_bytes"` // v2 anon; v1 total_rss (+ total_rss_huge where separate)
+	File              Amount `json:"file_bytes"` // v2 file; v1 total_cache
+	ActiveAnon        Amount `json:"active_anon_bytes"`
+	InactiveAnon      Amount `json:"inactive_anon_bytes"`
+	ActiveFile        Amount `json:"active_file_bytes"`
+	InactiveFile      Amount `json:"inactive_file_bytes"`
+	Shmem             Amount `json:"shmem_bytes"`
+	Slab              Amount `json:"slab_bytes"` // v2 slab; not in v1 memory.stat
+	SlabReclaimable   Amount `json:"slab_reclaimable_bytes"`
+	SlabUnreclaimable Amount `json:"slab_unreclaimable_bytes"`
+	Sock              Amount `json:"sock_bytes"`   // v2 only
+	Kernel            Amount `json:"kernel_bytes"` // v2 kernel (5.18+)
+	Swap              Amount `json:"swap_bytes"`   // v1 total_swap; v2 derives swap from memory.swap.current
+	Unevictable       Amount `json:"unevictable_bytes"`
 }
 
 // MemorySnapshot is the version-neutral memory state of one cgroup at one
@@ -91,42 +94,42 @@ type MemoryStat struct {
 type MemorySnapshot struct {
 	// Path is the cgroup path from the hierarchy root, "/" for the root,
 	// as the kernel prints it in /proc/<pid>/cgroup and OOM reports.
-	Path    string
-	Version Version
-	Time    time.Time
+	Path    string    `json:"path"`
+	Version Version   `json:"version"`
+	Time    time.Time `json:"time"`
 
-	Limit Limit  // v2 memory.max; v1 memory.limit_in_bytes
-	Usage Amount // v2 memory.current; v1 memory.usage_in_bytes
-	Peak  Amount // v2 memory.peak (5.19+); v1 memory.max_usage_in_bytes
+	Limit Limit  `json:"limit_bytes"` // v2 memory.max; v1 memory.limit_in_bytes
+	Usage Amount `json:"usage_bytes"` // v2 memory.current; v1 memory.usage_in_bytes
+	Peak  Amount `json:"peak_bytes"`  // v2 memory.peak (5.19+); v1 memory.max_usage_in_bytes
 
 	// SwapLimit is the swap-only limit: v2 memory.swap.max. On v1 the kernel
 	// limits memory+swap together (MemSwLimit); SwapLimit is then derived as
 	// MemSwLimit - Limit when both are finite.
-	SwapLimit  Limit
-	SwapUsage  Amount // v2 memory.swap.current; v1 memsw usage - usage
-	MemSwLimit Limit  // v1 memory.memsw.limit_in_bytes (needs swap accounting)
-	MemSwUsage Amount // v1 memory.memsw.usage_in_bytes
+	SwapLimit  Limit  `json:"swap_limit_bytes"`
+	SwapUsage  Amount `json:"swap_usage_bytes"`  // v2 memory.swap.current; v1 memsw usage - usage
+	MemSwLimit Limit  `json:"memsw_limit_bytes"` // v1 memory.memsw.limit_in_bytes (needs swap accounting)
+	MemSwUsage Amount `json:"memsw_usage_bytes"` // v1 memory.memsw.usage_in_bytes
 
-	High      Limit // v2 memory.high
-	Low       Limit // v2 memory.low
-	Min       Limit // v2 memory.min
-	SoftLimit Limit // v1 memory.soft_limit_in_bytes
+	High      Limit `json:"high_bytes"`       // v2 memory.high
+	Low       Limit `json:"low_bytes"`        // v2 memory.low
+	Min       Limit `json:"min_bytes"`        // v2 memory.min
+	SoftLimit Limit `json:"soft_limit_bytes"` // v1 memory.soft_limit_in_bytes
 
-	Events      Events // hierarchical where the version has both
-	LocalEvents Events // v2 memory.events.local; v1 memory.oom_control oom_kill (local)
-	SwapEvents  SwapEvents
+	Events      Events     `json:"events"`       // hierarchical where the version has both
+	LocalEvents Events     `json:"local_events"` // v2 memory.events.local; v1 memory.oom_control oom_kill (local)
+	SwapEvents  SwapEvents `json:"swap_events"`
 
-	Failcnt        Count // v1 memory.failcnt: every limit hit, reclaimable ones too
-	MemSwFailcnt   Count // v1 memory.memsw.failcnt
-	UnderOOM       bool  // v1 memory.oom_control under_oom
-	OOMKillDisable bool  // v1 memory.oom_control oom_kill_disable
-	OOMGroup       bool  // v2 memory.oom.group
+	Failcnt        Count `json:"failcnt"`          // v1 memory.failcnt: every limit hit, reclaimable ones too
+	MemSwFailcnt   Count `json:"memsw_failcnt"`    // v1 memory.memsw.failcnt
+	UnderOOM       bool  `json:"under_oom"`        // v1 memory.oom_control under_oom
+	OOMKillDisable bool  `json:"oom_kill_disable"` // v1 memory.oom_control oom_kill_disable
+	OOMGroup       bool  `json:"oom_group"`        // v2 memory.oom.group
 
-	Stat MemoryStat
+	Stat MemoryStat `json:"stat"`
 
 	// WorkingSet is usage minus inactive file cache, floored at zero, as
 	// kubelet and `docker stats` compute it. Unknown when either is unknown.
-	WorkingSet Amount
+	WorkingSet Amount `json:"working_set_bytes"`
 
-	Pressure Pressure
+	Pressure Pressure `json:"pressure"`
 }

@@ -45,25 +45,25 @@ func (k EventKind) String() string {
 // so kills that coalesce into one wake-up are all counted; Snapshot is
 // taken at once, before the cgroup can disappear.
 type Event struct {
-	Kind EventKind
-	Path string
-	Time time.Time
+	Kind EventKind `json:"kind"`
+	Path string    `json:"path"`
+	Time time.Time `json:"time"`
 	// Monotonic is CLOCK_MONOTONIC at the event. /dev/kmsg stamps come from
 	// the kernel's local clock, which can run milliseconds apart from it on
 	// a virtual machine: calibrate before comparing the two.
-	Monotonic time.Duration
-	Delta     Delta
-	Snapshot  MemorySnapshot
+	Monotonic time.Duration  `json:"monotonic_ns"`
+	Delta     Delta          `json:"delta"`
+	Snapshot  MemorySnapshot `json:"snapshot"`
 	// Fraction is the crossed fraction of the limit, for EventThreshold.
-	Fraction float64
+	Fraction float64 `json:"fraction,omitempty"`
 	// PIDs, for EventOOM, are the processes that were in the cgroup when
 	// the OOM was announced: on v1 the kernel notifies before it kills, so
 	// they include the victim. A kernel report whose header was
 	// rate-limited names only the victim's pid; these tie it to the cgroup
 	// (oom.Evidence.PIDs).
-	PIDs []int
+	PIDs []int `json:"pids"`
 	// Err is set when the cgroup could not be read at the event.
-	Err error
+	Err error `json:"-"`
 }
 
 // WatchOption configures Watch.

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oomkit/oomkit/cgroup"
+	"github.com/oomkit/oomkit/internal/testenv"
 )
 
 // The shared corpus's public usage traces (see its SOURCES.md), read in
@@ -25,7 +26,6 @@ import (
 // 1 GiB limits, a sample every 3-4 s), and the Alibaba 2018 and Google 2019
 // cluster traces' mean memory utilisation per 300 s (8 days, 28 days),
 // scaled to a nominal machine of publicTraceMachine bytes.
-var publicTraceDir = filepath.Join("..", "..", "shared", "corpus", "traces")
 
 const publicTraceMachine = 8 << 30
 
@@ -40,9 +40,7 @@ type publicTrace struct {
 
 func loadPublicTraces(t *testing.T) []publicTrace {
 	t.Helper()
-	if _, err := os.Stat(publicTraceDir); err != nil {
-		t.Skip("shared corpus not present: ", err)
-	}
+	publicTraceDir := testenv.SharedCorpus(t, "traces")
 	var out []publicTrace
 	for _, f := range []struct{ name, file, ctr string }{
 		{"fogmon-20MiB/leader", "01-fogmon-docker-stats-20MiB-limit-timeseries.txt", "fogmon_leader_1"},

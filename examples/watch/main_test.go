@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/oomkit/oomkit/cgroup"
 	"github.com/oomkit/oomkit/internal/testenv"
 	"github.com/oomkit/oomkit/oom"
 )
@@ -169,6 +170,12 @@ func TestDockerKillAndInterrupt(t *testing.T) {
 	})
 	require.NoError(t, cli.ContainerStart(ctx, created.ID, container.StartOptions{}))
 	time.Sleep(2 * time.Second) // the start event reaches the watch
+	// Its cgroup as the kernel names it: /docker/<id> by default, under
+	// the Engine's --cgroup-parent otherwise (as in .ci/run).
+	fs, err := cgroup.NewFS()
+	require.NoError(t, err)
+	cg, err := fs.FindContainer(created.ID)
+	require.NoError(t, err)
 	testenv.KernelReports(t)
 	since := testenv.Uptime(t)
 	exec, err := cli.ContainerExecCreate(ctx, created.ID, container.ExecOptions{Cmd: []string{"sh", "-c", "echo > /tmp/go"}})
@@ -185,7 +192,7 @@ func TestDockerKillAndInterrupt(t *testing.T) {
 	}
 	require.NotEmpty(t, killLine)
 	assert.Contains(t, killLine, "cause container_limit")
-	victimNamed(t, killLine, since, "/docker/"+created.ID)
+	victimNamed(t, killLine, since, cg.Path())
 
 	start := time.Now()
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGINT))

@@ -7,6 +7,7 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -38,6 +39,106 @@ func Unavailable(t testing.TB, format string, args ...any) {
 		t.Fatalf("OOMKIT_INTEGRATION=1 but %s", msg)
 	}
 	t.Skip(msg)
+}
+
+// CI reports whether the tests run in CI (CI=true, as .ci/run and the
+// usual CI services set) or under OOMKIT_INTEGRATION=1.
+func CI() bool {
+	return Integration() || os.Getenv("CI") == "true" || os.Getenv("CI") == "1"
+}
+
+// StartDaemons is called by a test before it starts a daemon of its own
+// (a private dockerd, say). A plain go test must not start daemons on a
+// developer's machine: the test is skipped, with the reason, unless
+// OOMKIT_INTEGRATION=1 or OOMKIT_START_DAEMONS=1.
+func StartDaemons(t testing.TB, what string) {
+	t.Helper()
+	if Integration() || os.Getenv("OOMKIT_START_DAEMONS") == "1" {
+		return
+	}
+	t.Skipf("this test starts %s: set OOMKIT_INTEGRATION=1 or OOMKIT_START_DAEMONS=1 to run it", what)
+}
+
+// SharedCorpus returns the path of elem inside the project's shared corpus
+// (shared/corpus, which sits beside the repository: <repo>/../shared). It
+// is looked for in $OOMKIT_SHARED (the shared directory itself), then
+// beside the repository root, found by walking up from the test's
+// directory to the top of the git work tree (also beside the main work
+// tree when the checkout is a git worktree). When it is absent the test
+// is skipped, or fails in CI (CI=true or OOMKIT_INTEGRATION=1), where the
+// corpus is always checked out beside the repository.
+func SharedCorpus(t testing.TB, elem ...string) string {
+	t.Helper()
+	var tried []string
+	for _, shared := range sharedDirs() {
+		p := filepath.Join(append([]string{shared, "corpus"}, elem...)...)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		tried = append(tried, p)
+	}
+	msg := fmt.Sprintf("shared corpus not present (looked for %s; set OOMKIT_SHARED to the shared directory)", strings.Join(tried, ", "))
+	if CI() {
+		t.Fatalf("in CI the corpus must be beside the repository, but %s", msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// sharedDirs lists where the shared directory may be, best first.
+func sharedDirs() []string {
+	var out []string
+	if d := os.Getenv("OOMKIT_SHARED"); d != "" {
+		out = append(out, d)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return out
+	}
+	for dir := wd; ; {
+		if info, err := os.Lstat(filepath.Join(dir, ".git")); err == nil {
+			out = append(out, filepath.Join(filepath.Dir(dir), "shared"))
+			if !info.IsDir() { // a worktree: .git names the main repository's git dir
+				if main := mainWorkTree(filepath.Join(dir, ".git")); main != "" && main != dir {
+					out = append(out, filepath.Join(filepath.Dir(main), "shared"))
+				}
+			}
+			return out
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return out
+		}
+		dir = parent
+	}
+}
+
+// mainWorkTree reads a worktree's .git file ("gitdir: <main>/.git/worktrees/<name>")
+// and returns the main work tree, or "".
+func mainWorkTree(gitFile string) string {
+	data, err := os.ReadFile(gitFile)
+	if err != nil {
+		return ""
+	}
+	gitdir, ok := strings.CutPrefix(strings.TrimSpace(string(data)), "gitdir: ")
+	if !ok {
+		return ""
+	}
+	if !filepath.IsAbs(gitdir) {
+		gitdir = filepath.Join(filepath.Dir(gitFile), gitdir)
+	}
+	common := filepath.Join(gitdir, "..", "..") // <main>/.git
+	if c, err := os.ReadFile(filepath.Join(gitdir, "commondir")); err == nil {
+		common = strings.TrimSpace(string(c))
+		if !filepath.IsAbs(common) {
+			common = filepath.Join(gitdir, common)
+		}
+	}
+	common = filepath.Clean(common)
+	if filepath.Base(common) != ".git" {
+		return "" // a bare repository: no work tree
+	}
+	return filepath.Dir(common)
 }
 
 // V1MemoryMount is where the v1 memory controller is mounted on the hosts
@@ -187,6 +288,34 @@ func (c *Cgroup) remove() {
 	c.t.Errorf("could not remove test cgroup %s", c.Dir)
 }
 
+// RemoveCgroupParent removes /name, the cgroup a Docker Engine started
+// with --cgroup-parent=/name made, and what is left under it, under every
+// controller mounted in /sys/fs/cgroup (v1) and in the v2 root, deepest
+// first. Call it once the Engine has stopped; a cgroup still holding
+// processes is reported, not forced.
+func RemoveCgroupParent(t testing.TB, name string) {
+	t.Helper()
+	if name == "" || strings.ContainsAny(name, "/.") {
+		t.Fatalf("RemoveCgroupParent(%q): want a single path element", name)
+	}
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*/" + name)
+	roots = append(roots, "/sys/fs/cgroup/"+name)
+	for _, root := range roots {
+		var dirs []string
+		_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		for i := len(dirs) - 1; i >= 0; i-- {
+			if err := os.Remove(dirs[i]); err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("remove the Engine's cgroup %s: %v", dirs[i], err)
+			}
+		}
+	}
+}
+
 type built struct {
 	once sync.Once
 	path string
@@ -198,29 +327,61 @@ var (
 	builds  = map[string]*built{}
 )
 
-// Build builds a package of this module once per test binary (static, with
-// cgo off, so it also runs inside a busybox container) and returns the
-// binary's path; a failed build fails the test.
+// buildCacheAge is how long an unused binary stays in the build cache.
+const buildCacheAge = 24 * time.Hour
+
+// BuildDir is where Build keeps the binaries it made: a cache beside Go's
+// own (the user cache directory, e.g. ~/.cache/oomkit-testbin), not the temp
+// dir, so test runs leave nothing there. Each binary sits in a directory
+// named by its content (package base name and a hash), so test binaries of
+// different checkouts never overwrite each other's, and binaries unused for
+// a day are removed by the next Build.
+func BuildDir() string {
+	if d := os.Getenv("OOMKIT_BUILD_CACHE"); d != "" {
+		return d
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "oomkit-testbin")
+	}
+	return filepath.Join(os.TempDir(), "oomkit-testbin")
+}
+
+// Build builds a package of this module once per test binary, for running
+// on this host, and returns the binary's path in BuildDir; a failed build
+// fails the test. It builds with go test's own settings, so the packages
+// go test has compiled are reused and a build is mostly a link (a build
+// with cgo off recompiled the whole Docker client the first time: tens of
+// seconds on a loaded machine, inside a test's timing).
 func Build(t testing.TB, pkg string) string {
 	t.Helper()
+	return buildOnce(t, pkg, false)
+}
+
+// BuildStatic is Build with cgo off: a static binary that also runs inside
+// a busybox container.
+func BuildStatic(t testing.TB, pkg string) string {
+	t.Helper()
+	return buildOnce(t, pkg, true)
+}
+
+func buildOnce(t testing.TB, pkg string, static bool) string {
+	t.Helper()
+	key := pkg
+	if static {
+		key += " static"
+	}
 	buildMu.Lock()
-	b, ok := builds[pkg]
+	b, ok := builds[key]
 	if !ok {
 		b = &built{}
-		builds[pkg] = b
+		builds[key] = b
 	}
 	buildMu.Unlock()
 	b.once.Do(func() {
-		dir, err := os.MkdirTemp("", "oomkit-build-")
-		if err != nil {
-			b.err = err
-			return
-		}
-		b.path = filepath.Join(dir, filepath.Base(pkg))
-		cmd := exec.Command("go", "build", "-o", b.path, pkg)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("build %s: %w\n%s", pkg, err, out)
+		start := time.Now()
+		b.path, b.err = build(pkg, static)
+		if d := time.Since(start); d > 5*time.Second {
+			t.Logf("testenv: building %s took %v", pkg, d.Round(time.Millisecond))
 		}
 	})
 	if b.err != nil {
@@ -229,11 +390,65 @@ func Build(t testing.TB, pkg string) string {
 	return b.path
 }
 
-// MemHog builds internal/cmd/memhog once per test binary and returns its
-// path.
+func build(pkg string, static bool) (string, error) {
+	dir := BuildDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("build %s: %w", pkg, err)
+	}
+	pruneBuildDir(dir)
+	// The binary keeps the package's name (tests look for its process
+	// name); the directory holding it is named by its content.
+	tmp, err := os.MkdirTemp(dir, ".building-")
+	if err != nil {
+		return "", fmt.Errorf("build %s: %w", pkg, err)
+	}
+	defer func() { _ = os.RemoveAll(tmp) }()
+	_ = os.Chmod(tmp, 0o755) // containers' users may run it
+	name := filepath.Base(pkg)
+	cmd := exec.Command("go", "build", "-o", filepath.Join(tmp, name), pkg)
+	if static {
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build %s: %w\n%s", pkg, err, out)
+	}
+	data, err := os.ReadFile(filepath.Join(tmp, name))
+	if err != nil {
+		return "", fmt.Errorf("build %s: %w", pkg, err)
+	}
+	sum := sha256.Sum256(data)
+	final := filepath.Join(dir, fmt.Sprintf("%s-%x", name, sum[:8]))
+	if err := os.Rename(tmp, final); err != nil {
+		// Already there (the same content, built by an earlier run or a
+		// concurrent test binary): use it.
+		if _, serr := os.Stat(filepath.Join(final, name)); serr != nil {
+			return "", fmt.Errorf("build %s: %w", pkg, err)
+		}
+	}
+	now := time.Now()
+	_ = os.Chtimes(final, now, now) // in use: not pruned
+	return filepath.Join(final, name), nil
+}
+
+// pruneBuildDir removes binaries (and abandoned partial builds) not used
+// for buildCacheAge.
+func pruneBuildDir(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > buildCacheAge {
+			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// MemHog builds internal/cmd/memhog (static: tests bind it into busybox
+// containers) once per test binary and returns its path.
 func MemHog(t testing.TB) string {
 	t.Helper()
-	return Build(t, "github.com/oomkit/oomkit/internal/cmd/memhog")
+	return BuildStatic(t, "github.com/oomkit/oomkit/internal/cmd/memhog")
 }
 
 // DefaultImage is the image .ci/run imports from a busybox rootfs.
@@ -392,7 +607,16 @@ func kmsgStamp(rec []byte) (time.Duration, bool) {
 // keeps only each "Killed process" line. go test runs packages in
 // parallel, so a burst of kills in one package would strip the reports
 // another package's test reads. Tests coordinate through a file lock.
-var reportsLock = filepath.Join(os.TempDir(), "oomkit-oom-reports.lock")
+// The lock file lives in /run/lock (the system's directory for lock files,
+// a tmpfs emptied at boot), not in the temp dir; os.TempDir() only where
+// /run/lock is missing. The file stays: removing a lock file others may
+// hold would let two holders lock two different files.
+func reportsLock() string {
+	if st, err := os.Stat("/run/lock"); err == nil && st.IsDir() && unix.Access("/run/lock", unix.W_OK) == nil {
+		return "/run/lock/oomkit-oom-reports.lock"
+	}
+	return filepath.Join(os.TempDir(), "oomkit-oom-reports.lock")
+}
 
 // KernelReports holds the report budget shared for the rest of the test:
 // call it before killing in a test that reads the kernel's reports.
@@ -405,10 +629,12 @@ func KillBurst(t testing.TB) { holdReports(t, unix.LOCK_EX, 5*time.Second) }
 
 func holdReports(t testing.TB, how int, after time.Duration) {
 	t.Helper()
-	fd, err := unix.Open(reportsLock, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o666)
+	path := reportsLock()
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o666)
 	if err != nil {
-		t.Fatalf("open %s: %v", reportsLock, err)
+		t.Fatalf("open %s: %v", path, err)
 	}
+	start := time.Now()
 	for {
 		err = unix.Flock(fd, how)
 		if !errors.Is(err, unix.EINTR) {
@@ -417,7 +643,10 @@ func holdReports(t testing.TB, how int, after time.Duration) {
 	}
 	if err != nil {
 		_ = unix.Close(fd)
-		t.Fatalf("lock %s: %v", reportsLock, err)
+		t.Fatalf("lock %s: %v", path, err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Logf("testenv: waited %v for the kernel-report lock %s (another test killing in a burst)", d.Round(time.Millisecond), path)
 	}
 	t.Cleanup(func() {
 		time.Sleep(after)

@@ -28,14 +28,16 @@ import (
 // privateEngine runs a dockerd of the test's own (so it can be restarted
 // without disturbing anyone), on a short temp path.
 type privateEngine struct {
-	t    *testing.T
-	dir  string
-	cmd  *exec.Cmd
-	host string
+	t        *testing.T
+	dir      string
+	cmd      *exec.Cmd
+	host     string
+	cgParent string // its containers' cgroups: /<cgParent>/<id>, removed at the end
 }
 
 func newPrivateEngine(t *testing.T) *privateEngine {
 	t.Helper()
+	testenv.StartDaemons(t, "a private dockerd")
 	if _, err := exec.LookPath("dockerd"); err != nil {
 		testenv.Unavailable(t, "dockerd not installed: %v", err)
 	}
@@ -44,11 +46,12 @@ func newPrivateEngine(t *testing.T) *privateEngine {
 	}
 	dir, err := os.MkdirTemp("", "okd")
 	require.NoError(t, err)
-	e := &privateEngine{t: t, dir: dir, host: "unix://" + filepath.Join(dir, "d.sock")}
+	e := &privateEngine{t: t, dir: dir, host: "unix://" + filepath.Join(dir, "d.sock"), cgParent: "oomkit-" + filepath.Base(dir)}
 	t.Cleanup(func() {
 		e.stop()
 		_ = exec.Command("umount", "-R", dir).Run()
 		_ = os.RemoveAll(dir)
+		testenv.RemoveCgroupParent(t, e.cgParent)
 	})
 	e.start()
 	return e
@@ -57,7 +60,7 @@ func newPrivateEngine(t *testing.T) *privateEngine {
 func (e *privateEngine) start() {
 	e.t.Helper()
 	e.cmd = exec.Command("dockerd", "--host="+e.host, "--data-root="+filepath.Join(e.dir, "data"), "--exec-root="+filepath.Join(e.dir, "exec"),
-		"--pidfile="+filepath.Join(e.dir, "pid"), "--bridge=none", "--iptables=false", "--ip6tables=false", "--storage-driver=vfs")
+		"--pidfile="+filepath.Join(e.dir, "pid"), "--cgroup-parent=/"+e.cgParent, "--bridge=none", "--iptables=false", "--ip6tables=false", "--storage-driver=vfs")
 	logf, err := os.OpenFile(filepath.Join(e.dir, "log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	require.NoError(e.t, err)
 	e.cmd.Stdout, e.cmd.Stderr = logf, logf

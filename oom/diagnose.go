@@ -422,18 +422,24 @@ func (d *diag) docker() {
 		}
 		d.item("docker", "", fmt.Sprintf("State: running=%v exitCode=%d OOMKilled=%v", st.Running, st.ExitCode, st.OOMKilled), "")
 	}
+	// What Docker said: its State.OOMKilled, or only an oom event (the
+	// state says false then, beside it).
+	dockerSays := "Docker says OOMKilled"
+	if in == nil || in.State == nil || !in.State.OOMKilled {
+		dockerSays = "the Engine reported an oom event (its State.OOMKilled is false)"
+	}
 	kernelVictim := d.out.VictimPID
 	switch {
 	case dockerOOM && (d.mainAlive || (in != nil && in.State != nil && !in.State.Running && in.State.ExitCode != 137)):
 		d.oomKilled = true
-		why := "Docker says OOMKilled, yet the main process "
+		why := dockerSays + ", yet the main process "
 		if d.mainAlive {
 			why += "is still running"
 		} else {
 			why += fmt.Sprintf("exited with %d, not 137", in.State.ExitCode)
 		}
 		d.add(CauseChildKilled, 0.9, why+": a child process was OOM-killed")
-		d.out.Conflicts = append(d.out.Conflicts, "Docker's OOMKilled is set for any process killed in the container; the main process was not the victim")
+		d.out.Conflicts = append(d.out.Conflicts, dockerSays+": Docker counts a kill of any process in the container; the main process was not the victim")
 	case dockerOOM:
 		d.oomKilled = true
 		if len(d.scores) == 0 {
@@ -448,7 +454,7 @@ func (d *diag) docker() {
 			d.add(CauseChildKilled, 0.97, fmt.Sprintf("the kernel killed pid %d (%s), not the main process %d, which lived on", kernelVictim, d.out.VictimComm, d.ev.MainPID))
 		}
 		if dockerOOM {
-			d.out.Conflicts = append(d.out.Conflicts, fmt.Sprintf("Docker says OOMKilled, the kernel says the victim was pid %d (%s), not the main process %d", kernelVictim, d.out.VictimComm, d.ev.MainPID))
+			d.out.Conflicts = append(d.out.Conflicts, fmt.Sprintf("%s, the kernel says the victim was pid %d (%s), not the main process %d", dockerSays, kernelVictim, d.out.VictimComm, d.ev.MainPID))
 		}
 	}
 	if d.exit137 && !d.oomKilled {

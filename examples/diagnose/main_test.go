@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oomkit/oomkit/internal/testenv"
+)
+
+func TestFlagsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		name string // what the error must name
+	}{
+		{[]string{"--pid", "0"}, "--pid 0"}, {[]string{"--pid", "-1"}, "--pid -1"},
+		{[]string{"--kernel-log", "/nonexistent"}, "--kernel-log"},
+		{[]string{"--container", "a", "--cgroup", "b"}, "--container and --cgroup"},
+		{[]string{"--all", "--pid", "1"}, "--pid and --all"}, {[]string{"--follow"}, "--follow"},
+		{[]string{"extra"}, "extra"}, {[]string{"--container", "a", "extra"}, "extra"},
+		{[]string{"--container", ""}, "--container"}, {[]string{"--nosuch"}, "nosuch"},
+	} {
+		var out, errb bytes.Buffer
+		code := cli(tc.args, &out, &errb)
+		assert.Equal(t, 2, code, "%v: %s", tc.args, errb.String())
+		assert.Empty(t, out.String(), "%v printed a result", tc.args)
+		assert.Contains(t, errb.String(), tc.name, "%v: the error names it", tc.args)
+	}
+}
+
+func TestHelpSaysWhat(t *testing.T) {
+	var out, errb bytes.Buffer
+	require.Equal(t, 0, cli([]string{"--help"}, &out, &errb))
+	h := errb.String()
+	for _, s := range []string{"OOM-killed", "--all", "embedded demo", "root", "Example:", "JSON Lines"} {
+		assert.Contains(t, h, s)
+	}
+}
+
+func TestEmbeddedDemo(t *testing.T) {
+	var out, errb bytes.Buffer
+	require.Equal(t, 0, cli(nil, &out, &errb), errb.String())
+	assert.Contains(t, out.String(), "container_limit")
+	assert.Contains(t, out.String(), "--memory 288m")
+	assert.NotContains(t, out.String(), "Now:", "the dead cgroup's leftover usage is not its use")
+}
+
+// create runs the test image with a 32 MiB limit and returns its name.
+func create(t *testing.T, cli *client.Client, cmd ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	name := fmt.Sprintf("oomkit-all-%d-%d", os.Getpid(), time.Now().UnixNano()%1e9)
+	hc := &container.HostConfig{Resources: container.Resources{Memory: 32 << 20, MemorySwap: 32 << 20}, Binds: []string{testenv.MemHog(t) + ":/memhog:ro"}, NetworkMode: "none"}
+	c, err := cli.ContainerCreate(ctx, &container.Config{Image: testenv.Image(), Cmd: cmd}, hc, nil, nil, name)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = cli.ContainerRemove(context.Background(), c.ID, container.RemoveOptions{Force: true}) })
+	require.NoError(t, cli.ContainerStart(ctx, c.ID, container.StartOptions{}))
+	return name
+}
+
+func wait(t *testing.T, cli *client.Client, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	okC, errC := cli.ContainerWait(ctx, name, container.WaitConditionNotRunning)
+	select {
+	case <-okC:
+	case err := <-errC:
+		t.Fatal(err)
+	}
+}
+
+// TestRealAll: an OOM-killed container, one killed by docker kill, one
+// running near its limit, each with its verdict in one --all run, as JSON
+// Lines and as the table.
+func TestRealAll(t *testing.T) {
+	dc := testenv.Docker(t)
+	testenv.KernelReports(t)
+	bin := testenv.Build(t, "github.com/oomkit/oomkit/examples/diagnose")
+	oomed := create(t, dc, "/memhog", "-total", "200MiB")
+	killed := create(t, dc, "sleep", "600")
+	near := create(t, dc, "/memhog", "-total", "29MiB", "-hold")
+	require.NoError(t, dc.ContainerKill(context.Background(), killed, "KILL"))
+	wait(t, dc, oomed)
+	wait(t, dc, killed)
+	require.Eventually(t, func() bool {
+		st, err := dc.ContainerStats(context.Background(), near, false)
+		if err != nil {
+			return false
+		}
+		defer func() { _ = st.Body.Close() }()
+		var s container.StatsResponse
+		return json.NewDecoder(st.Body).Decode(&s) == nil && s.MemoryStats.Usage >= 29<<20
+	}, 20*time.Second, 100*time.Millisecond)
+
+	out, err := exec.Command(bin, "--all", "--json").Output()
+	require.NoError(t, err)
+	rows := map[string]map[string]any{}
+	hostKills := 0
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<22)
+	for sc.Scan() {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &m), sc.Text())
+		switch m["kind"] {
+		case "container":
+			rows[m["name"].(string)] = m
+		case "host_kill":
+			hostKills++
+			assert.NotEmpty(t, m["time"], "a host kill from the live log has a wall time: %s", sc.Text())
+		default:
+			t.Errorf("unknown kind: %s", sc.Text())
+		}
+	}
+	require.Contains(t, rows, oomed)
+	assert.Equal(t, "container_limit", rows[oomed]["cause"])
+	assert.Equal(t, true, rows[oomed]["killed"])
+	assert.NotEmpty(t, rows[oomed]["apply"].(map[string]any)["docker"])
+	require.Contains(t, rows, killed)
+	assert.Equal(t, "not_oom", rows[killed]["cause"])
+	assert.Equal(t, false, rows[killed]["killed"])
+	require.Contains(t, rows, near)
+	u := rows[near]["usage"].(map[string]any)
+	assert.EqualValues(t, 32<<20, u["limit_bytes"])
+	assert.GreaterOrEqual(t, u["used_percent"].(float64), 85.0)
+	assert.Contains(t, u["risk"], "OOM-killed")
+
+	table, err := exec.Command(bin, "--all").Output()
+	require.NoError(t, err)
+	lines := map[string]string{}
+	for _, l := range strings.Split(string(table), "\n") {
+		for _, n := range []string{oomed, killed, near} {
+			if strings.HasPrefix(l, n+" ") {
+				lines[n] = l
+			}
+		}
+	}
+	assert.Contains(t, lines[oomed], "container_limit")
+	assert.Contains(t, lines[oomed], "docker update --memory 288m --memory-swap 288m "+oomed)
+	assert.Contains(t, lines[killed], "not_oom")
+	assert.Contains(t, lines[near], "RISK")
+	assert.Contains(t, string(table), "Kernel OOM kills that belong to no container")
+}

@@ -57,9 +57,9 @@ type Apply struct {
 // Runaway is memory used as fast as it is given: the limit hit several
 // times within seconds, or a leak. Raising the limit does not help.
 type Runaway struct {
-	Kills  int     `json:"kills"`
-	Within float64 `json:"within_s"`
-	Why    string  `json:"why"`
+	Kills  int           `json:"kills"`
+	Within time.Duration `json:"within_ns"`
+	Why    string        `json:"why"`
 }
 
 // runawayWindow and runawayKills: this many kills within this window
@@ -124,7 +124,7 @@ func (d *diag) runaway() *Runaway {
 	if best < runawayKills {
 		return nil
 	}
-	return &Runaway{Kills: best, Within: math.Round(span.Seconds()*10) / 10,
+	return &Runaway{Kills: best, Within: span,
 		Why: fmt.Sprintf("the limit was hit %d times within %.1f s: memory is taken as fast as it is given", best, span.Seconds())}
 }
 

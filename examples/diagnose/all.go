@@ -38,7 +38,7 @@ type row struct {
 type hostKill struct {
 	Kind       string     `json:"kind"`
 	Time       *time.Time `json:"time"`
-	UptimeS    float64    `json:"uptime_s"`
+	Uptime     int64      `json:"uptime_ns"`
 	VictimPID  int        `json:"victim_pid"`
 	VictimComm string     `json:"victim_comm"`
 	Scope      oom.Scope  `json:"scope"`
@@ -110,7 +110,7 @@ func all(ctx context.Context, o options, w io.Writer) error {
 			if belongs(r, list) {
 				continue
 			}
-			h := hostKill{Kind: "host_kill", UptimeS: r.Uptime.Seconds(), VictimPID: r.Victim.PID, VictimComm: r.Victim.Comm, Scope: r.Scope, OOMMemcg: r.OOMMemcg, TaskMemcg: r.TaskMemcg}
+			h := hostKill{Kind: "host_kill", Uptime: int64(r.Uptime), VictimPID: r.Victim.PID, VictimComm: r.Victim.Comm, Scope: r.Scope, OOMMemcg: r.OOMMemcg, TaskMemcg: r.TaskMemcg}
 			if t := wallTime(r, boot, o.klog == ""); !t.IsZero() {
 				h.Time = &t
 			}
@@ -154,7 +154,7 @@ func all(ctx context.Context, o options, w io.Writer) error {
 			shown = shown[len(shown)-maxHostKills:]
 		}
 		for _, h := range shown {
-			t := fmt.Sprintf("+%.3fs", h.UptimeS)
+			t := fmt.Sprintf("%.3fs after boot", time.Duration(h.Uptime).Seconds())
 			if h.Time != nil {
 				t = h.Time.Local().Format("2006-01-02 15:04:05")
 			}

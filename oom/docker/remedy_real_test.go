@@ -129,7 +129,7 @@ func TestRealRunaway(t *testing.T) {
 	d := oom.Diagnose(ev)
 	require.NotNil(t, d.Runaway, "causes %v, evidence %+v", causes(d), d.Evidence)
 	assert.GreaterOrEqual(t, d.Runaway.Kills, 3)
-	assert.LessOrEqual(t, d.Runaway.Within, 10.0)
+	assert.LessOrEqual(t, d.Runaway.Within, 10*time.Second)
 	assert.Nil(t, d.Apply, "no new limit for a runaway")
 	require.NotEmpty(t, d.Remedies)
 	assert.True(t, strings.HasPrefix(d.Remedies[0].Action, "raising the limit will not help"), d.Remedies[0].Action)

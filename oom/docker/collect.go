@@ -85,9 +85,13 @@ func (c *Collector) events(ctx context.Context, ev *oom.Evidence, id, created st
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	// Until now, to the nanosecond: the Engine sends what it logged and
+	// closes the stream at once (a whole second, rounded up, held every
+	// collection open for up to a second).
+	now := time.Now()
 	msgs, errs := c.Client.Events(ctx, events.ListOptions{
 		Since:   since,
-		Until:   strconv.FormatInt(time.Now().Add(time.Second).Unix(), 10),
+		Until:   fmt.Sprintf("%d.%09d", now.Unix(), now.Nanosecond()),
 		Filters: filters.NewArgs(filters.Arg("container", id), filters.Arg("type", "container")),
 	})
 	for {

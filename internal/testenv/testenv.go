@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -140,6 +141,25 @@ func mainWorkTree(gitFile string) string {
 	}
 	return filepath.Dir(common)
 }
+
+// InsideVM reports whether this process runs in the test VM that
+// internal/vm boots (it sets OOMKIT_IN_VM=1).
+func InsideVM() bool { return os.Getenv("OOMKIT_IN_VM") == "1" }
+
+// InVM skips the test unless it runs in the test VM: such tests are run
+// there by the package's parent test (internal/vm.Run), which boots the VM
+// or skips (fails under OOMKIT_INTEGRATION=1) when qemu or a kernel is
+// missing.
+func InVM(t testing.TB) {
+	t.Helper()
+	if !InsideVM() {
+		t.Skip("runs inside the test VM, booted by the package's TestVM")
+	}
+}
+
+// vmBinDir is where internal/vm packs Config.Binaries; Build and
+// BuildStatic return them there in the VM.
+const vmBinDir = "/oomkit/bin"
 
 // V1MemoryMount is where the v1 memory controller is mounted on the hosts
 // oomkit is tested on.
@@ -378,6 +398,13 @@ func buildOnce(t testing.TB, pkg string, static bool) string {
 	}
 	buildMu.Unlock()
 	b.once.Do(func() {
+		if InsideVM() { // no go there: internal/vm packed the binary
+			b.path = filepath.Join(vmBinDir, path.Base(pkg))
+			if _, err := os.Stat(b.path); err != nil {
+				b.err = fmt.Errorf("%s was not packed into the test VM (internal/vm Config.Binaries): %w", pkg, err)
+			}
+			return
+		}
 		start := time.Now()
 		b.path, b.err = build(pkg, static)
 		if d := time.Since(start); d > 5*time.Second {

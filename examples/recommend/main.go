@@ -5,6 +5,7 @@
 //	recommend --container NAME --duration 5m    sample a live container through the Docker Engine API
 //	  --profile generic|jvm|go|node|database|batch
 //	  --format docker|compose|k8s|json
+//	recommend --prometheus URL [--selector '{namespace="x"}'] [--since 14d]   every container of a fleet (prometheus.go)
 package main
 
 import (
@@ -33,6 +34,9 @@ func main() {
 	profile := flag.String("profile", "generic", "workload profile")
 	format := flag.String("format", "docker", "output: docker, compose, k8s or json")
 	flag.Parse()
+	if prometheusMain(recommend.Profile(*profile), *format) {
+		return
+	}
 	if err := run(os.Stdout, *csvFile, *ctr, *dur, *trace, recommend.Profile(*profile), *format); err != nil {
 		fmt.Fprintln(os.Stderr, "recommend:", err)
 		os.Exit(1)

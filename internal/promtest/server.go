@@ -262,3 +262,18 @@ func WaitFor(ctx context.Context, check func() bool) error {
 		}
 	}
 }
+
+// Serve writes the fleet's OpenMetrics, backfills it and starts a
+// Prometheus over it for one test (everything removed when it ends).
+func Serve(t testing.TB, f *Fleet) *Server {
+	t.Helper()
+	Binaries(t)
+	dir := t.TempDir()
+	om := filepath.Join(dir, "fleet.om")
+	if err := f.WriteFile(om); err != nil {
+		t.Fatal(err)
+	}
+	Backfill(t, om, filepath.Join(dir, "data"))
+	_ = os.Remove(om)
+	return Start(t, filepath.Join(dir, "data"), "")
+}

@@ -101,8 +101,8 @@ type Event struct {
 	Kind       string        `json:"kind"`
 	Cause      oom.Cause     `json:"cause"`
 	Confidence float64       `json:"confidence"`
-	Peak       cgroup.Amount `json:"peak"`  // the working set's peak around the event, as scraped
-	Limit      cgroup.Limit  `json:"limit"` // the container's limit then
+	Peak       cgroup.Amount `json:"peak_bytes"`  // the working set's peak around the event, as scraped
+	Limit      cgroup.Limit  `json:"limit_bytes"` // the container's limit then
 	Evidence   []oom.Item    `json:"evidence"`
 }
 
@@ -118,7 +118,7 @@ type Result struct {
 	Workload Workload `json:"workload"`
 	// Limit is the current limit (the last seen; Known false when no
 	// series says).
-	Limit cgroup.Limit `json:"limit"`
+	Limit cgroup.Limit `json:"limit_bytes"`
 	// Recommendation is nil when the workload had no usage samples in the
 	// window; Err then says why.
 	Recommendation *recommend.Recommendation `json:"recommendation"`

@@ -40,7 +40,11 @@ type result struct {
 func main() {
 	top := flag.Int("top", 15, "how many of the slowest tests to list")
 	final := flag.String("final", "", "also write the closing lines (count and ok/FAIL per package) to this file")
+	aggregate := flag.Bool("aggregate", false, "summarise the go test -json files named as arguments, one per round")
 	flag.Parse()
+	if *aggregate {
+		os.Exit(aggregateRounds(flag.Args()))
+	}
 
 	out := bufio.NewWriter(os.Stdout)
 	defer out.Flush()
@@ -199,4 +203,104 @@ func short(pkg string) string {
 		return pkg[i+len("/oomkit/"):]
 	}
 	return pkg
+}
+
+type testRuns struct {
+	key     testKey
+	times   []float64
+	fails   []int // rounds
+	skips   int
+	longest int // round of the slowest run
+	maxTime float64
+}
+
+// aggregateRounds prints the per-test table of several rounds; it returns
+// 1 when a test failed in any round (or a round's package failed).
+func aggregateRounds(files []string) int {
+	runs := map[testKey]*testRuns{}
+	var order []testKey
+	pkgFails := map[int][]string{}
+	for round, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			fmt.Println("testsummary:", err)
+			return 1
+		}
+		for line := range strings.SplitSeq(string(data), "\n") {
+			var e event
+			if !strings.HasPrefix(line, "{") || json.Unmarshal([]byte(line), &e) != nil {
+				continue
+			}
+			if e.Test == "" {
+				if e.Action == "fail" {
+					pkgFails[round+1] = append(pkgFails[round+1], short(e.Package))
+				}
+				continue
+			}
+			if strings.Contains(e.Test, "/") || (e.Action != "pass" && e.Action != "fail" && e.Action != "skip") {
+				continue
+			}
+			k := testKey{e.Package, e.Test}
+			r := runs[k]
+			if r == nil {
+				r = &testRuns{key: k}
+				runs[k] = r
+				order = append(order, k)
+			}
+			switch e.Action {
+			case "skip":
+				r.skips++
+				continue
+			case "fail":
+				r.fails = append(r.fails, round+1)
+			}
+			r.times = append(r.times, e.Elapsed)
+			if e.Elapsed > r.maxTime {
+				r.maxTime, r.longest = e.Elapsed, round+1
+			}
+		}
+	}
+	sort.Slice(order, func(i, j int) bool {
+		if order[i].pkg != order[j].pkg {
+			return order[i].pkg < order[j].pkg
+		}
+		return order[i].test < order[j].test
+	})
+	failed := 0
+	fmt.Printf("%d rounds\n%-52s %5s %5s %8s %8s  %s\n", len(files), "test", "runs", "fails", "median", "slowest", "notes")
+	for _, k := range order {
+		r := runs[k]
+		t := append([]float64(nil), r.times...)
+		sort.Float64s(t)
+		med := 0.0
+		if len(t) > 0 {
+			med = t[len(t)/2]
+		}
+		var notes []string
+		if len(r.fails) > 0 {
+			failed++
+			notes = append(notes, fmt.Sprintf("FAILED in rounds %v", r.fails))
+		}
+		if r.skips > 0 {
+			notes = append(notes, fmt.Sprintf("skipped %d", r.skips))
+		}
+		if r.maxTime > 5 && r.maxTime > 3*med {
+			notes = append(notes, fmt.Sprintf("stall: %.1fs in round %d", r.maxTime, r.longest))
+		}
+		fmt.Printf("%-52s %5d %5d %7.2fs %7.2fs  %s\n", short(k.pkg)+" "+k.test, len(r.times), len(r.fails), med, r.maxTime, strings.Join(notes, "; "))
+	}
+	rounds := make([]int, 0, len(pkgFails))
+	for r := range pkgFails {
+		rounds = append(rounds, r)
+	}
+	sort.Ints(rounds)
+	for _, r := range rounds {
+		fmt.Printf("round %d: package failed: %s\n", r, strings.Join(pkgFails[r], ", "))
+	}
+	if failed > 0 || len(pkgFails) > 0 {
+		fmt.Printf("stress: %d of %d tests failed in some round\n", failed, len(order))
+		return 1
+	}
+	fmt.Printf("stress: all %d tests passed in all %d rounds\n", len(order), len(files))
+	return 0
 }

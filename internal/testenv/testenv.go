@@ -347,15 +347,21 @@ var (
 	builds  = map[string]*built{}
 )
 
-// buildCacheAge is how long an unused binary stays in the build cache.
-const buildCacheAge = 24 * time.Hour
+// How long an unused entry stays in BuildDir: a test's copy of a binary
+// (needed only while tests run), and a checkout's build output (kept so an
+// unchanged binary is not linked again).
+const (
+	binaryCacheAge = 2 * time.Hour
+	workCacheAge   = 24 * time.Hour
+)
 
 // BuildDir is where Build keeps the binaries it made: a cache beside Go's
 // own (the user cache directory, e.g. ~/.cache/oomkit-testbin), not the temp
-// dir, so test runs leave nothing there. Each binary sits in a directory
-// named by its content (package base name and a hash), so test binaries of
-// different checkouts never overwrite each other's, and binaries unused for
-// a day are removed by the next Build.
+// dir, so test runs leave nothing there. Each binary the tests run sits in a
+// directory named by its content (package base name and a hash), so test
+// binaries of different checkouts never overwrite each other's; the next
+// Build removes those unused for two hours, and a checkout's build output
+// unused for a day.
 func BuildDir() string {
 	if d := os.Getenv("OOMKIT_BUILD_CACHE"); d != "" {
 		return d
@@ -423,49 +429,102 @@ func build(pkg string, static bool) (string, error) {
 		return "", fmt.Errorf("build %s: %w", pkg, err)
 	}
 	pruneBuildDir(dir)
-	// The binary keeps the package's name (tests look for its process
-	// name); the directory holding it is named by its content.
-	tmp, err := os.MkdirTemp(dir, ".building-")
+	// go build writes to a path fixed per checkout and package, so that
+	// when nothing changed it finds the binary up to date and does not even
+	// link (0.8 s instead of 4.5 s for examples/diagnose here). A lock
+	// keeps test binaries of the same checkout from writing it at once.
+	wd, _ := os.Getwd()
+	key := sha256.Sum256([]byte(moduleRoot(wd) + "\x00" + pkg + "\x00" + strconv.FormatBool(static)))
+	work := filepath.Join(dir, fmt.Sprintf(".work-%x", key[:8]))
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return "", fmt.Errorf("build %s: %w", pkg, err)
+	}
+	lock, err := unix.Open(work, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return "", fmt.Errorf("build %s: %w", pkg, err)
 	}
-	defer func() { _ = os.RemoveAll(tmp) }()
-	_ = os.Chmod(tmp, 0o755) // containers' users may run it
+	defer unix.Close(lock)
+	if err := flockRetry(lock, unix.LOCK_EX); err != nil {
+		return "", fmt.Errorf("build %s: lock %s: %w", pkg, work, err)
+	}
+	now := time.Now()
+	_ = os.Chtimes(work, now, now) // in use: not pruned
 	name := filepath.Base(pkg)
-	cmd := exec.Command("go", "build", "-o", filepath.Join(tmp, name), pkg)
+	out := filepath.Join(work, name)
+	cmd := exec.Command("go", "build", "-o", out, pkg)
 	if static {
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build %s: %w\n%s", pkg, err, out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build %s: %w\n%s", pkg, err, b)
 	}
-	data, err := os.ReadFile(filepath.Join(tmp, name))
+	// The tests get a copy named by its content, which a later build of a
+	// changed checkout never overwrites under a running test.
+	data, err := os.ReadFile(out)
 	if err != nil {
 		return "", fmt.Errorf("build %s: %w", pkg, err)
 	}
 	sum := sha256.Sum256(data)
 	final := filepath.Join(dir, fmt.Sprintf("%s-%x", name, sum[:8]))
-	if err := os.Rename(tmp, final); err != nil {
-		// Already there (the same content, built by an earlier run or a
-		// concurrent test binary): use it.
-		if _, serr := os.Stat(filepath.Join(final, name)); serr != nil {
+	if _, err := os.Stat(filepath.Join(final, name)); err != nil {
+		tmp, err := os.MkdirTemp(dir, ".copy-")
+		if err != nil {
 			return "", fmt.Errorf("build %s: %w", pkg, err)
 		}
+		defer func() { _ = os.RemoveAll(tmp) }()
+		_ = os.Chmod(tmp, 0o755) // containers' users may run it
+		if err := os.WriteFile(filepath.Join(tmp, name), data, 0o755); err != nil {
+			return "", fmt.Errorf("build %s: %w", pkg, err)
+		}
+		// Atomic; when another test binary got there first, its copy
+		// has the same content.
+		if err := os.Rename(tmp, final); err != nil {
+			if _, serr := os.Stat(filepath.Join(final, name)); serr != nil {
+				return "", fmt.Errorf("build %s: %w", pkg, err)
+			}
+		}
 	}
-	now := time.Now()
-	_ = os.Chtimes(final, now, now) // in use: not pruned
+	_ = os.Chtimes(final, now, now)
 	return filepath.Join(final, name), nil
 }
 
-// pruneBuildDir removes binaries (and abandoned partial builds) not used
-// for buildCacheAge.
+// moduleRoot returns the nearest directory at or above dir holding a
+// go.mod, or dir.
+func moduleRoot(dir string) string {
+	for d := dir; ; {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return dir
+		}
+		d = parent
+	}
+}
+
+func flockRetry(fd, how int) error {
+	for {
+		err := unix.Flock(fd, how)
+		if !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
+}
+
+// pruneBuildDir removes the entries (and abandoned copies) not used for
+// their age.
 func pruneBuildDir(dir string) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return
 	}
 	for _, e := range entries {
-		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > buildCacheAge {
+		age := binaryCacheAge
+		if strings.HasPrefix(e.Name(), ".work-") {
+			age = workCacheAge
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > age {
 			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
 		}
 	}

@@ -62,7 +62,7 @@ type Chart struct {
 	Series []Series
 	Levels []Level
 	Marks  []Mark
-	// Width and Height in points (4/3 CSS pixels each); 0 means 720 x 340.
+	// Width and Height in points (4/3 CSS pixels each); 0 means 720 x 380.
 	Width, Height float64
 }
 
@@ -121,7 +121,8 @@ func (c Chart) SVG() ([]byte, error) {
 	for _, l := range c.Levels {
 		yMax = math.Max(yMax, l.Bytes/mib)
 	}
-	yMax *= 1.25 // room for the legend above the lines
+	// Room for the legend above the lines.
+	yMax *= 1.15 + 0.05*float64(len(c.Series)+len(c.Levels)+min(len(c.Marks), 1))
 	if yMax <= 0 {
 		yMax = 1
 	}
@@ -188,7 +189,7 @@ func (c Chart) SVG() ([]byte, error) {
 	}
 	w, h := c.Width, c.Height
 	if w <= 0 || h <= 0 {
-		w, h = 720, 340
+		w, h = 720, 380
 	}
 	cv := vgsvg.NewWith(vgsvg.UseWH(vg.Points(w), vg.Points(h)), vgsvg.EmbedFonts(true))
 	p.Draw(draw.New(cv))

@@ -53,7 +53,7 @@ func TestChartInBrowser(t *testing.T) {
 	SelfContained(t, buf.Bytes())
 	page := filepath.Join(dir, "chart.html")
 	require.NoError(t, os.WriteFile(page, buf.Bytes(), 0o644))
-	s = browser.Screenshot(t, page, 1000, 620)
+	s = browser.Screenshot(t, page, 1000, 680)
 	assert.Empty(t, s.Console, "console messages")
 	img := s.Image
 

@@ -63,6 +63,7 @@ JSON Lines: one object per container or host kill).
 
 Example:
   sudo go run ./examples/diagnose --container web-1
+  sudo go run ./examples/diagnose --container web-1 --follow --html web-1.html
 
 Flags:
 `
@@ -91,6 +92,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.klog, "kernel-log", "", "read OOM reports from this file instead of the live kernel log")
 	fs.BoolVar(&o.asJSON, "json", false, "print the diagnosis as JSON (JSON Lines with --all)")
 	fs.BoolVar(&o.follow, "follow", false, "with --container: sample it every 100 ms until it exits, then diagnose (sees trends and counter deltas)")
+	fs.StringVar(&o.html, "html", "", "with --follow: write a chart of the samples (usage, working set, non-reclaimable, limit, reservation, kills, leak forecast) to this self-contained HTML file")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -124,6 +126,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, usageError{errors.New("--html: empty file name")}
 	case set["kernel-log"] && o.klog == "":
 		return o, usageError{errors.New("--kernel-log: empty file name")}
+	}
+	if o.html != "" {
+		if st, err := os.Stat(filepath.Dir(o.html)); err != nil || !st.IsDir() {
+			return o, usageError{fmt.Errorf("--html %s: no directory %s to write it in", o.html, filepath.Dir(o.html))}
+		}
 	}
 	if o.klog != "" {
 		if f, err := os.Open(o.klog); err != nil {
@@ -161,6 +168,12 @@ func cli(args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "diagnose: warning:", err, "(concluded from the rest of the evidence)")
+	}
+	if o.html != "" {
+		if err := writeChart(o.html, d); err != nil {
+			fmt.Fprintln(stderr, "diagnose:", err)
+			return 1
+		}
 	}
 	if o.asJSON {
 		enc := json.NewEncoder(stdout)

@@ -6,8 +6,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/oomkit/oomkit/chart"
+	"github.com/oomkit/oomkit/internal/browser"
 	"github.com/oomkit/oomkit/internal/testenv"
 )
 
@@ -152,4 +156,52 @@ func TestRealAll(t *testing.T) {
 	assert.Contains(t, lines[killed], "not_oom")
 	assert.Contains(t, lines[near], "RISK")
 	assert.Contains(t, string(table), "Kernel OOM kills that belong to no container")
+}
+
+// TestRealFollowChart follows a leaking container to its kill and opens
+// the chart in headless Chromium: the limit (red), the reservation
+// (orange), the working set (green) and the kill (a dark vertical line)
+// are drawn, and the page logs nothing to the console.
+func TestRealFollowChart(t *testing.T) {
+	dc := testenv.Docker(t)
+	testenv.KernelReports(t)
+	browser.Chromium(t)
+	bin := testenv.Build(t, "github.com/oomkit/oomkit/examples/diagnose")
+	ctx := context.Background()
+	name := fmt.Sprintf("oomkit-chart-%d-%d", os.Getpid(), time.Now().UnixNano()%1e9)
+	hc := &container.HostConfig{Resources: container.Resources{Memory: 96 << 20, MemorySwap: 96 << 20, MemoryReservation: 48 << 20},
+		Binds: []string{testenv.MemHog(t) + ":/memhog:ro"}, NetworkMode: "none"}
+	c, err := dc.ContainerCreate(ctx, &container.Config{Image: testenv.Image(), Cmd: []string{"sh", "-c", "sleep 1; exec /memhog -step 1MiB -interval 40ms -total 0"}}, hc, nil, nil, name)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = dc.ContainerRemove(context.Background(), c.ID, container.RemoveOptions{Force: true}) })
+	require.NoError(t, dc.ContainerStart(ctx, c.ID, container.StartOptions{}))
+	page := filepath.Join(t.TempDir(), "follow.html")
+	out, err := exec.Command(bin, "--container", name, "--follow", "--html", page, "--json").Output()
+	require.NoError(t, err)
+	var d map[string]any
+	require.NoError(t, json.Unmarshal(out, &d))
+	html, err := os.ReadFile(page)
+	require.NoError(t, err)
+	assert.NotContains(t, string(html), "<script")
+	assert.Contains(t, string(html), "limit 96MiB")
+	assert.Contains(t, string(html), "reservation 48MiB")
+	assert.Contains(t, string(html), "OOM kill")
+	if d["leak"] != nil {
+		assert.Contains(t, string(html), "leak forecast")
+	}
+
+	s := browser.Screenshot(t, page, 1000, 800)
+	assert.Empty(t, s.Console)
+	assert.Greater(t, len(browser.Columns(s.Image, chart.Red, 40)), 400, "limit line")
+	assert.Greater(t, len(browser.Columns(s.Image, chart.Orange, 40)), 400, "reservation line")
+	assert.Greater(t, len(browser.Columns(s.Image, chart.Green, 40)), 300, "working set line")
+	b := s.Image.Bounds()
+	best := 0
+	for x := b.Min.X + b.Dx()/3; x < b.Max.X-20; x++ {
+		best = max(best, browser.Count(s.Image, image.Rect(x, b.Min.Y+100, x+1, b.Max.Y), chart.Black, 60))
+	}
+	assert.Greater(t, best, 250, "the kill: a tall dark column")
+	if dir := os.Getenv("OOMKIT_SCREENSHOTS"); dir != "" {
+		browser.Save(t, s, filepath.Join(dir, "diagnose-follow.png"))
+	}
 }

@@ -276,6 +276,18 @@ func TestSnapshotBadInput(t *testing.T) {
 			assert.Equal(t, 3, pe.Line)
 		}},
 		{"stat bad number", "memory.stat", "cache 1\nrss 2,000\n", nil},
+		{"stat beyond int64", "memory.stat", "total_cache 1\ntotal_rss 18446744073709551615\n", func(t *testing.T, err error) {
+			var pe *cgroup.ParseError
+			require.ErrorAs(t, err, &pe, "a counter at 2^64-1 is no size (it was Anon -1 B)")
+			assert.Equal(t, 2, pe.Line)
+			require.ErrorIs(t, err, strconv.ErrRange)
+		}},
+		{"stat at 2^63", "memory.stat", "total_inactive_file 9223372036854775808\n", func(t *testing.T, err error) {
+			require.ErrorIs(t, err, strconv.ErrRange)
+		}},
+		{"usage at 2^63", "memory.usage_in_bytes", "9223372036854775808\n", func(t *testing.T, err error) {
+			require.ErrorIs(t, err, strconv.ErrRange)
+		}},
 		{"oom_control missing keys", "memory.oom_control", "oom_kill 3\n", nil},
 		{"usage missing", "memory.usage_in_bytes", "", func(t *testing.T, err error) {
 			require.ErrorIs(t, err, cgroup.ErrNotFound)

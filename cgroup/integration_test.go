@@ -15,7 +15,7 @@ import (
 // realFS returns the live host's FS, or skips (fails under
 // OOMKIT_INTEGRATION=1) when this host has no cgroup v1 memory controller
 // the test can write to.
-func realFS(t *testing.T) *cgroup.FS {
+func realFS(t testing.TB) *cgroup.FS {
 	t.Helper()
 	testenv.OwnMemoryCgroup(t)
 	fs, err := cgroup.NewFS()

@@ -3,6 +3,7 @@ package cgroup
 import (
 	"bytes"
 	"errors"
+	"math"
 	"strconv"
 	"time"
 )
@@ -99,7 +100,8 @@ func parseBoolValue(b []byte, name string) (bool, error) {
 // (memory.stat, memory.events, memory.oom_control). A line that is not two
 // fields, or whose value is not an unsigned integer, is a ParseError; a
 // file that ends without a newline is truncated and so is its last line.
-func forEachKV(b []byte, name string, fn func(key []byte, val uint64)) error {
+// An error fn returns becomes a ParseError naming the line.
+func forEachKV(b []byte, name string, fn func(key []byte, val uint64) error) error {
 	line := 0
 	for len(b) > 0 {
 		line++
@@ -120,9 +122,21 @@ func forEachKV(b []byte, name string, fn func(key []byte, val uint64)) error {
 		if err != nil {
 			return &ParseError{Path: name, Line: line, Text: string(l), Err: err}
 		}
-		fn(l[:sp], n)
+		if err := fn(l[:sp], n); err != nil {
+			return &ParseError{Path: name, Line: line, Text: string(l), Err: err}
+		}
 	}
 	return nil
+}
+
+// amount is a byte count of a memory.stat line: beyond int64 it is no size
+// the kernel can hold (a wrapped counter, a corrupt file), and an error,
+// never a negative size.
+func amount(v uint64) (Amount, error) {
+	if v > math.MaxInt64 {
+		return Amount{}, strconv.ErrRange
+	}
+	return AmountOf(Bytes(v)), nil
 }
 
 // errTruncated is the cause of a ParseError for a file cut off mid-line.
@@ -131,69 +145,79 @@ var errTruncated = errors.New("truncated: no final newline")
 // parseV1Stat fills st from a v1 memory.stat, using the hierarchical
 // total_* fields.
 func parseV1Stat(b []byte, name string, st *MemoryStat) error {
-	return forEachKV(b, name, func(k []byte, v uint64) {
-		a := AmountOf(Bytes(v))
+	return forEachKV(b, name, func(k []byte, v uint64) error {
+		var dst *Amount
 		switch string(k) {
 		case "total_rss":
-			st.Anon = a
+			dst = &st.Anon
 		case "total_cache":
-			st.File = a
+			dst = &st.File
 		case "total_active_anon":
-			st.ActiveAnon = a
+			dst = &st.ActiveAnon
 		case "total_inactive_anon":
-			st.InactiveAnon = a
+			dst = &st.InactiveAnon
 		case "total_active_file":
-			st.ActiveFile = a
+			dst = &st.ActiveFile
 		case "total_inactive_file":
-			st.InactiveFile = a
+			dst = &st.InactiveFile
 		case "total_shmem":
-			st.Shmem = a
+			dst = &st.Shmem
 		case "total_swap":
-			st.Swap = a
+			dst = &st.Swap
 		case "total_unevictable":
-			st.Unevictable = a
+			dst = &st.Unevictable
+		default:
+			return nil
 		}
+		a, err := amount(v)
+		*dst = a
+		return err
 	})
 }
 
 // parseV2Stat fills st from a v2 memory.stat.
 func parseV2Stat(b []byte, name string, st *MemoryStat) error {
-	return forEachKV(b, name, func(k []byte, v uint64) {
-		a := AmountOf(Bytes(v))
+	return forEachKV(b, name, func(k []byte, v uint64) error {
+		var dst *Amount
 		switch string(k) {
 		case "anon":
-			st.Anon = a
+			dst = &st.Anon
 		case "file":
-			st.File = a
+			dst = &st.File
 		case "active_anon":
-			st.ActiveAnon = a
+			dst = &st.ActiveAnon
 		case "inactive_anon":
-			st.InactiveAnon = a
+			dst = &st.InactiveAnon
 		case "active_file":
-			st.ActiveFile = a
+			dst = &st.ActiveFile
 		case "inactive_file":
-			st.InactiveFile = a
+			dst = &st.InactiveFile
 		case "shmem":
-			st.Shmem = a
+			dst = &st.Shmem
 		case "slab":
-			st.Slab = a
+			dst = &st.Slab
 		case "slab_reclaimable":
-			st.SlabReclaimable = a
+			dst = &st.SlabReclaimable
 		case "slab_unreclaimable":
-			st.SlabUnreclaimable = a
+			dst = &st.SlabUnreclaimable
 		case "sock":
-			st.Sock = a
+			dst = &st.Sock
 		case "kernel":
-			st.Kernel = a
+			dst = &st.Kernel
 		case "unevictable":
-			st.Unevictable = a
+			dst = &st.Unevictable
+		default:
+			return nil
 		}
+		a, err := amount(v)
+		*dst = a
+		return err
 	})
 }
 
 // parseEvents parses v2 memory.events or memory.events.local.
 func parseEvents(b []byte, name string, ev *Events) error {
-	return forEachKV(b, name, func(k []byte, v uint64) {
+	return forEachKV(b, name, func(k []byte, v uint64) error {
 		c := CountOf(v)
 		switch string(k) {
 		case "low":
@@ -209,12 +233,13 @@ func parseEvents(b []byte, name string, ev *Events) error {
 		case "oom_group_kill":
 			ev.OOMGroupKill = c
 		}
+		return nil
 	})
 }
 
 // parseSwapEvents parses v2 memory.swap.events.
 func parseSwapEvents(b []byte, name string, ev *SwapEvents) error {
-	return forEachKV(b, name, func(k []byte, v uint64) {
+	return forEachKV(b, name, func(k []byte, v uint64) error {
 		c := CountOf(v)
 		switch string(k) {
 		case "high":
@@ -224,6 +249,7 @@ func parseSwapEvents(b []byte, name string, ev *SwapEvents) error {
 		case "fail":
 			ev.Fail = c
 		}
+		return nil
 	})
 }
 
@@ -238,7 +264,7 @@ type oomControl struct {
 func parseOOMControl(b []byte, name string) (oomControl, error) {
 	var oc oomControl
 	seen := 0
-	err := forEachKV(b, name, func(k []byte, v uint64) {
+	err := forEachKV(b, name, func(k []byte, v uint64) error {
 		switch string(k) {
 		case "oom_kill_disable":
 			oc.killDisable = v != 0
@@ -249,6 +275,7 @@ func parseOOMControl(b []byte, name string) (oomControl, error) {
 		case "oom_kill":
 			oc.oomKill = CountOf(v)
 		}
+		return nil
 	})
 	if err != nil {
 		return oomControl{}, err

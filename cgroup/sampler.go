@@ -3,8 +3,10 @@ package cgroup
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -26,6 +28,11 @@ type Reading struct {
 	// NonReclaimable is MemoryStat.NonReclaimable of the last memory.stat
 	// read: anon + shmem (+ unreclaimable slab and sockets on v2).
 	NonReclaimable Amount `json:"non_reclaimable_bytes"`
+	// Err is set when a file of a live cgroup could not be read or parsed
+	// (a *ParseError names the file and line); what could not be read is
+	// unknown, and the cgroup is still sampled. A removed cgroup gets no
+	// Reading: Sample returns it as gone.
+	Err error `json:"-"`
 }
 
 // Sampler reads the memory of many cgroups at a fixed interval, cheaply: it
@@ -47,6 +54,7 @@ type Sampler struct {
 
 type sampled struct {
 	path           string
+	dir            string
 	usageFD        int
 	statFD         int
 	swapFD         int // v2 memory.swap.current; -1 when absent
@@ -122,11 +130,8 @@ func (s *Sampler) Add(p string) error {
 	if len(s.order) >= s.max {
 		return fmt.Errorf("cgroup: sampler full (%d cgroups): not adding %s", s.max, cg.path)
 	}
-	e := &sampled{path: cg.path, v2: cg.Version() == V2, usageFD: -1, statFD: -1, swapFD: -1}
-	usage := "memory.usage_in_bytes"
-	if e.v2 {
-		usage = "memory.current"
-	}
+	e := &sampled{path: cg.path, dir: cg.dir, v2: cg.Version() == V2, usageFD: -1, statFD: -1, swapFD: -1}
+	usage := e.usageName()
 	if e.usageFD, err = unix.Open(filepath.Join(cg.dir, usage), unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
 		return fmt.Errorf("cgroup: open %s: %w", filepath.Join(cg.dir, usage), goneErr(err))
 	}
@@ -209,18 +214,21 @@ func (s *Sampler) Discover() (int, error) {
 }
 
 // Sample reads every cgroup once and calls fn for each reading; cgroups
-// found gone are dropped and returned.
+// found gone (their files report ENODEV or ENOENT, or their directory is
+// gone) are dropped and returned. A live cgroup whose file does not read
+// or parse gets a Reading with Err set, and stays.
 func (s *Sampler) Sample(fn func(Reading)) (gone []string) {
 	now := s.fs.clock()
 	readStat := s.tick%s.statEvery == 0
 	s.tick++
 	for _, e := range s.order {
 		r, err := s.read(e, now, readStat)
-		if err != nil {
+		if err != nil && s.isGone(e, err) {
 			gone = append(gone, e.path)
 			s.drop(e)
 			continue
 		}
+		r.Err = err
 		fn(r)
 	}
 	if len(gone) > 0 {
@@ -229,21 +237,43 @@ func (s *Sampler) Sample(fn func(Reading)) (gone []string) {
 	return gone
 }
 
+// isGone tells a removed cgroup (its open files answer ENODEV, or its
+// directory is gone) from a live one whose file did not read or parse.
+func (s *Sampler) isGone(e *sampled, err error) bool {
+	if errors.Is(err, unix.ENODEV) || errors.Is(err, unix.ENOENT) {
+		return true
+	}
+	return unix.Access(e.dir, unix.F_OK) != nil
+}
+
 func (s *Sampler) read(e *sampled, now time.Time, readStat bool) (Reading, error) {
+	r := Reading{Path: e.path, Time: now}
+	usage := e.usageName()
 	n, err := unix.Pread(e.usageFD, s.buf, 0)
-	if err != nil || n == 0 {
-		return Reading{}, ErrGone
+	if err != nil {
+		return r, fmt.Errorf("cgroup: read %s: %w", filepath.Join(e.dir, usage), goneErr(err))
 	}
 	u, err := parseUint(bytes.TrimSpace(s.buf[:n]))
-	if err != nil {
-		return Reading{}, ErrGone
+	if err != nil || u > math.MaxInt64 {
+		// an empty or malformed usage, or one beyond int64: never a
+		// negative size
+		_, err = parseBytesValue(s.buf[:n], filepath.Join(e.dir, usage))
+		return r, err
 	}
+	ua := AmountOf(Bytes(u))
 	if readStat || !e.inactive.Known {
 		n, err = unix.Pread(e.statFD, s.buf, 0)
-		if err != nil || n == 0 {
-			return Reading{}, ErrGone
+		if err != nil {
+			return r, fmt.Errorf("cgroup: read %s: %w", filepath.Join(e.dir, "memory.stat"), goneErr(err))
 		}
-		scanStat(s.buf[:n], e)
+		if n == 0 {
+			r.Usage = ua
+			return r, &ParseError{Path: filepath.Join(e.dir, "memory.stat"), Err: errEmpty}
+		}
+		if err := scanStat(s.buf[:n], e); err != nil {
+			r.Usage = ua
+			return r, err
+		}
 	}
 	if e.swapFD >= 0 {
 		e.swap = Amount{}
@@ -253,7 +283,7 @@ func (s *Sampler) read(e *sampled, now time.Time, readStat bool) (Reading, error
 			}
 		}
 	}
-	r := Reading{Path: e.path, Time: now, Usage: AmountOf(Bytes(u)), Anon: e.anon, File: e.file, Shmem: e.shmem, Swap: e.swap, NonReclaimable: e.nonRecl}
+	r = Reading{Path: e.path, Time: now, Usage: AmountOf(Bytes(u)), Anon: e.anon, File: e.file, Shmem: e.shmem, Swap: e.swap, NonReclaimable: e.nonRecl}
 	if e.inactive.Known {
 		r.WorkingSet = AmountOf(max(Bytes(u)-e.inactive.Bytes, 0))
 	}
@@ -261,18 +291,33 @@ func (s *Sampler) read(e *sampled, now time.Time, readStat bool) (Reading, error
 }
 
 // scanStat reads memory.stat with the snapshot's parsers (which allocate
-// nothing) and keeps the sampler's fields.
-func scanStat(b []byte, e *sampled) {
+// nothing) and keeps the sampler's fields; on a parse error they are
+// unknown until the next good read.
+func scanStat(b []byte, e *sampled) error {
+	e.st = MemoryStat{}
+	var err error
 	if e.v2 {
-		_ = parseV2Stat(b, "memory.stat", &e.st) // a malformed line leaves its field as it was
+		err = parseV2Stat(b, "memory.stat", &e.st)
 	} else {
-		_ = parseV1Stat(b, "memory.stat", &e.st)
+		err = parseV1Stat(b, "memory.stat", &e.st)
+	}
+	var pe *ParseError
+	if errors.As(err, &pe) {
+		pe.Path = filepath.Join(e.dir, "memory.stat")
+	}
+	if err != nil {
+		e.inactive, e.anon, e.file, e.shmem, e.nonRecl = Amount{}, Amount{}, Amount{}, Amount{}, Amount{}
+		if !e.v2 {
+			e.swap = Amount{}
+		}
+		return err
 	}
 	e.inactive, e.anon, e.file, e.shmem = e.st.InactiveFile, e.st.Anon, e.st.File, e.st.Shmem
 	e.nonRecl = e.st.NonReclaimable()
 	if !e.v2 {
 		e.swap = e.st.Swap
 	}
+	return nil
 }
 
 // Run samples every interval until ctx is done, calling fn for each reading
@@ -306,4 +351,23 @@ func (s *Sampler) Close() {
 		s.drop(e)
 	}
 	s.order = nil
+}
+
+func (e *sampled) usageName() string {
+	if e.v2 {
+		return "memory.current"
+	}
+	return "memory.usage_in_bytes"
+}
+
+// errEmpty is the cause of a ParseError for a file that read empty.
+var errEmpty = errors.New("empty")
+
+// MarshalJSON writes the reading with its error as a message.
+func (r Reading) MarshalJSON() ([]byte, error) {
+	type plain Reading
+	return json.Marshal(struct {
+		plain
+		Err string `json:"error,omitempty"`
+	}{plain(r), errText(r.Err)})
 }

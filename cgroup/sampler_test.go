@@ -189,3 +189,48 @@ func realParent(b *testing.B) (*cgroup.FS, *testenv.Cgroup) {
 	}
 	return fs, parent
 }
+
+// TestSamplerBadValues: a live cgroup whose usage is beyond int64, whose
+// memory.stat does not parse or reads empty gets a Reading with a
+// ParseError naming the file, never a negative size, and is still sampled
+// (it was dropped as gone).
+func TestSamplerBadValues(t *testing.T) {
+	root := copyTree(t, "v1")
+	dir := filepath.Join(root, "sys", "fs", "cgroup", "memory", "docker", cid)
+	fs, err := cgroup.NewFS(cgroup.WithRoot(filepath.Join(root, "sys", "fs", "cgroup")), cgroup.WithProcRoot(filepath.Join(root, "proc")), cgroup.WithClock(func() time.Time { return fixedTime }))
+	require.NoError(t, err)
+	s, err := fs.NewSampler()
+	require.NoError(t, err)
+	defer s.Close()
+	require.NoError(t, s.Add("/docker/"+cid))
+	for _, tc := range []struct{ file, content, text string }{
+		{"memory.usage_in_bytes", "9223372036854775808\n", "9223372036854775808"},
+		{"memory.usage_in_bytes", "18446744073709551615\n", "18446744073709551615"},
+		{"memory.stat", "total_rss 18446744073709551615\n", "total_rss 18446744073709551615"},
+		{"memory.stat", "total_rss lots\n", "total_rss lots"},
+		{"memory.stat", "", ""},
+	} {
+		orig, err := os.ReadFile(filepath.Join(dir, tc.file))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, tc.file), []byte(tc.content), 0o644))
+		var got []cgroup.Reading
+		gone := s.Sample(func(r cgroup.Reading) { got = append(got, r) })
+		assert.Empty(t, gone, "%s %q: a live cgroup is not gone", tc.file, tc.content)
+		require.Len(t, got, 1)
+		var pe *cgroup.ParseError
+		require.ErrorAs(t, got[0].Err, &pe, "%s %q", tc.file, tc.content)
+		assert.Equal(t, filepath.Join(dir, tc.file), pe.Path)
+		assert.Equal(t, tc.text, pe.Text)
+		for _, a := range []cgroup.Amount{got[0].Usage, got[0].WorkingSet, got[0].Anon, got[0].NonReclaimable} {
+			assert.False(t, a.Known && a.Bytes < 0, "never a negative size: %+v", got[0])
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(dir, tc.file), orig, 0o644))
+		got = nil
+		s.Sample(func(r cgroup.Reading) { got = append(got, r) })
+		require.Len(t, got, 1, "still sampled")
+		assert.NoError(t, got[0].Err)
+		assert.Equal(t, cgroup.AmountOf(32<<20), got[0].Usage)
+		assert.True(t, got[0].WorkingSet.Known)
+	}
+	// (a real removal, whose reads answer ENODEV, is TestRealSamplerGone)
+}

@@ -484,10 +484,11 @@ func populated(dir string) (bool, error) {
 		return false, err
 	}
 	var ok bool
-	_ = forEachKV(b, "cgroup.events", func(k []byte, v uint64) {
+	_ = forEachKV(b, "cgroup.events", func(k []byte, v uint64) error {
 		if string(k) == "populated" {
 			ok = v == 1
 		}
+		return nil
 	})
 	return ok, nil
 }

@@ -47,6 +47,9 @@ func (fs *FS) Cgroup(p string) (*Cgroup, error) {
 	if err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("cgroup: memory cgroup %s (%s): %w", clean, dir, ErrNotFound)
 	}
+	if err := fs.inside(dir); err != nil {
+		return nil, fmt.Errorf("cgroup: memory cgroup %s: %w", clean, err)
+	}
 	return &Cgroup{fs: fs, path: clean, dir: dir}, nil
 }
 
@@ -192,4 +195,57 @@ func (c *Cgroup) Ancestors() []*Cgroup {
 		out = append(out, p)
 	}
 	return out
+}
+
+// Children returns the cgroup's child cgroups (its subdirectories), sorted
+// by path. It returns an error wrapping ErrGone when the cgroup was
+// removed.
+func (c *Cgroup) Children() ([]*Cgroup, error) {
+	es, err := os.ReadDir(c.dir)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup: children of %s: %w", c.path, goneErr(err))
+	}
+	var out []*Cgroup
+	for _, e := range es {
+		if !e.IsDir() { // a symlink is no cgroup: cgroupfs has none
+			continue
+		}
+		out = append(out, &Cgroup{fs: c.fs, path: path.Join(c.path, e.Name()), dir: filepath.Join(c.dir, e.Name())})
+	}
+	return out, nil
+}
+
+// EffectiveLimit returns the limit that binds a cgroup: the smallest
+// finite memory limit of the cgroup and its ancestors, and the path of the
+// cgroup that sets it ("" when none does). tree is a SnapshotTree (the
+// cgroup first, then its ancestors). A limit the tree does not know (a
+// missing file) makes the answer unknown, unless it is the hierarchy
+// root's, which no limit can bind (v2 has no memory.max there).
+func EffectiveLimit(tree []MemorySnapshot) (Limit, string) {
+	if len(tree) == 0 {
+		return Limit{}, ""
+	}
+	best, by := NoLimit(), ""
+	for _, s := range tree {
+		switch {
+		case !s.Limit.Known:
+			if s.Path != "/" {
+				return Limit{}, ""
+			}
+		case s.Limit.Set() && (!best.Set() || s.Limit.Bytes < best.Bytes):
+			best, by = s.Limit, s.Path
+		}
+	}
+	return best, by
+}
+
+// EffectiveLimit snapshots the cgroup and its ancestors and returns the
+// limit that binds it (the package function EffectiveLimit).
+func (c *Cgroup) EffectiveLimit() (Limit, string, error) {
+	tree, err := c.SnapshotTree()
+	if err != nil {
+		return Limit{}, "", err
+	}
+	l, by := EffectiveLimit(tree)
+	return l, by, nil
 }

@@ -72,6 +72,7 @@ type FS struct {
 	procRoot string
 	clock    func() time.Time
 	layout   Layout
+	realMem  string // MemoryDir with its symlinks resolved
 }
 
 // Option configures NewFS.
@@ -127,7 +128,24 @@ func NewFS(opts ...Option) (*FS, error) {
 		return nil, err
 	}
 	fs.layout = l
+	if fs.realMem, err = filepath.EvalSymlinks(l.MemoryDir); err != nil {
+		return nil, fmt.Errorf("cgroup: memory hierarchy %s: %w", l.MemoryDir, err)
+	}
 	return fs, nil
+}
+
+// inside returns ErrOutsideRoot when dir, its symlinks resolved, lies
+// outside the memory hierarchy: a symlink in a tree (cgroupfs has none)
+// must not lead the reader elsewhere.
+func (fs *FS) inside(dir string) error {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return fmt.Errorf("%s: %w", dir, goneErr(err))
+	}
+	if real != fs.realMem && !strings.HasPrefix(real, fs.realMem+string(filepath.Separator)) {
+		return fmt.Errorf("%s resolves to %s: %w", dir, real, ErrOutsideRoot)
+	}
+	return nil
 }
 
 // Layout returns the detected layout.

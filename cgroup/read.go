@@ -24,7 +24,7 @@ type dirReader struct {
 }
 
 func openDir(dir string) (*dirReader, error) {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, fmt.Errorf("cgroup: open %s: %w", dir, goneErr(err))
 	}
@@ -51,8 +51,11 @@ func goneErr(err error) error {
 // or version lacks it), or an error wrapping ErrGone when the directory
 // itself went away.
 func (r *dirReader) read(name string) ([]byte, bool, error) {
-	fd, err := unix.Openat(r.fd, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Openat(r.fd, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
+		if errors.Is(err, unix.ELOOP) {
+			return nil, false, fmt.Errorf("cgroup: read %s: a symlink (cgroupfs has none): %w", r.path(name), ErrOutsideRoot)
+		}
 		if errors.Is(err, unix.ENOENT) {
 			if gerr := r.statDir(); gerr != nil {
 				return nil, false, fmt.Errorf("cgroup: read %s: %w", r.path(name), gerr)
@@ -147,4 +150,18 @@ func (r *dirReader) required(name string) ([]byte, error) {
 		return nil, fmt.Errorf("cgroup: read %s: %w", r.path(name), ErrNotFound)
 	}
 	return b, nil
+}
+
+// openFile opens a cgroup file for reading, refusing a symlink (cgroupfs
+// has none: one in a tree could lead out of it) with ErrOutsideRoot, and a
+// missing file of a removed cgroup with ErrGone.
+func openFile(p string) (int, error) {
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		if errors.Is(err, unix.ELOOP) {
+			return -1, fmt.Errorf("cgroup: open %s: a symlink (cgroupfs has none): %w", p, ErrOutsideRoot)
+		}
+		return -1, fmt.Errorf("cgroup: open %s: %w", p, goneErr(err))
+	}
+	return fd, nil
 }

@@ -132,15 +132,15 @@ func (s *Sampler) Add(p string) error {
 	}
 	e := &sampled{path: cg.path, dir: cg.dir, v2: cg.Version() == V2, usageFD: -1, statFD: -1, swapFD: -1}
 	usage := e.usageName()
-	if e.usageFD, err = unix.Open(filepath.Join(cg.dir, usage), unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
-		return fmt.Errorf("cgroup: open %s: %w", filepath.Join(cg.dir, usage), goneErr(err))
+	if e.usageFD, err = openFile(filepath.Join(cg.dir, usage)); err != nil {
+		return err
 	}
-	if e.statFD, err = unix.Open(filepath.Join(cg.dir, "memory.stat"), unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+	if e.statFD, err = openFile(filepath.Join(cg.dir, "memory.stat")); err != nil {
 		_ = unix.Close(e.usageFD)
-		return fmt.Errorf("cgroup: open %s: %w", filepath.Join(cg.dir, "memory.stat"), goneErr(err))
+		return err
 	}
 	if e.v2 { // absent without swap accounting: Swap stays unknown
-		if fd, err := unix.Open(filepath.Join(cg.dir, "memory.swap.current"), unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
+		if fd, err := openFile(filepath.Join(cg.dir, "memory.swap.current")); err == nil {
 			e.swapFD = fd
 		}
 	}

@@ -2,8 +2,6 @@ package oom_test
 
 import (
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -14,7 +12,7 @@ import (
 // diagnoses links no Docker, OpenTelemetry or gRPC package (they came with
 // the Docker client, now in package oom/docker).
 func TestNoDockerDependency(t *testing.T) {
-	out, err := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "list", "-deps", "github.com/oomkit/oomkit/oom").CombinedOutput()
+	out, err := exec.Command("go", "list", "-deps", "github.com/oomkit/oomkit/oom").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	for _, p := range strings.Fields(string(out)) {
 		l := strings.ToLower(p)

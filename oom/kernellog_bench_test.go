@@ -169,3 +169,58 @@ func TestNoAllocationsPerUnrelatedLine(t *testing.T) {
 		t.Fatalf("20,000 unrelated lines allocate %v times, 100 lines %v times", large, small)
 	}
 }
+
+// benchTestdataFiles are the real reports in testdata when the parser's
+// speed was first measured on them (issue 11's baseline): the benchmark log
+// keeps to this list so that later figures compare with the same input.
+var benchTestdataFiles = []string{
+	"docker-for-linux-1001-ubuntu-5.4-kmem-rate-limited.log",
+	"doris-3525-centos7-3.10-memcg-syslog.log",
+	"kubernetes-56891-el7-3.10-kubepods-dmesg-T.log",
+	"pandora-49-global-journal-4.x.log",
+	"this-host-6.18-v1-own-limit.kmsg",
+	"this-host-6.18-v1-parent-limit.kmsg",
+}
+
+var (
+	benchTestdataOnce  sync.Once
+	benchTestdata      []byte // testdata's real reports, repeated to 20 MiB
+	benchTestdataKills int
+)
+
+// BenchmarkParseTestdata parses a log built from the real reports in
+// testdata (each file as saved, one after the other, repeated).
+func BenchmarkParseTestdata(b *testing.B) {
+	benchTestdataOnce.Do(func() {
+		var one bytes.Buffer
+		for _, name := range benchTestdataFiles {
+			raw, err := os.ReadFile(filepath.Join("testdata", "kernel", name))
+			if err != nil {
+				b.Fatal(err)
+			}
+			one.Write(bytes.TrimRight(raw, "\n"))
+			one.WriteByte('\n')
+		}
+		rs, err := oom.ParseAll(bytes.NewReader(one.Bytes()), oom.WithYear(2020))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var all bytes.Buffer
+		for all.Len() < 20<<20 {
+			all.Write(one.Bytes())
+			benchTestdataKills += len(rs)
+		}
+		benchTestdata = all.Bytes()
+	})
+	b.SetBytes(int64(len(benchTestdata)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rs, err := oom.ParseAll(bytes.NewReader(benchTestdata), oom.WithYear(2020))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(rs) != benchTestdataKills {
+			b.Fatalf("%d reports, want %d", len(rs), benchTestdataKills)
+		}
+	}
+}

@@ -10,7 +10,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/oomkit/oomkit/oom"
 )
@@ -77,6 +79,7 @@ func benchParse(b *testing.B, data *[]byte, kills *int) {
 	buildBenchLogs(b)
 	b.SetBytes(int64(len(*data)))
 	b.ReportAllocs()
+	defer cpuMetric(b, len(*data))()
 	for b.Loop() {
 		p, err := oom.NewParser(bytes.NewReader(*data))
 		if err != nil {
@@ -214,6 +217,7 @@ func BenchmarkParseTestdata(b *testing.B) {
 	})
 	b.SetBytes(int64(len(benchTestdata)))
 	b.ReportAllocs()
+	defer cpuMetric(b, len(benchTestdata))()
 	for b.Loop() {
 		rs, err := oom.ParseAll(bytes.NewReader(benchTestdata), oom.WithYear(2020))
 		if err != nil {
@@ -222,5 +226,20 @@ func BenchmarkParseTestdata(b *testing.B) {
 		if len(rs) != benchTestdataKills {
 			b.Fatalf("%d reports, want %d", len(rs), benchTestdataKills)
 		}
+	}
+}
+
+// cpuMetric reports the process's CPU time per operation and the
+// throughput on it (cpu-MB/s): on a host shared with other work, wall
+// time swings two-fold between runs, CPU time much less.
+func cpuMetric(b *testing.B, size int) func() {
+	var start syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &start)
+	return func() {
+		var end syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &end)
+		cpu := time.Duration(end.Utime.Nano()+end.Stime.Nano()-start.Utime.Nano()-start.Stime.Nano()) / time.Duration(b.N)
+		b.ReportMetric(float64(cpu.Nanoseconds()), "cpu-ns/op")
+		b.ReportMetric(float64(size)/cpu.Seconds()/1e6, "cpu-MB/s")
 	}
 }

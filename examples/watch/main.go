@@ -6,6 +6,10 @@
 //	  --json                   one JSON object per line
 //	  --thresholds 0.8,0.9     fractions of the limit that warn
 //
+// A container that stops is reported with its exit code and what it means
+// (137 after docker kill or stop's timeout, an OOM kill, 143 after SIGTERM),
+// and again when its restart policy starts it anew.
+//
 // Once its watches are armed it says "watching N container(s)" (or
 // cgroup(s)) on stderr; a container started later is watched from its start
 // event. With --cgroup it ends by itself when every watched cgroup is gone.
@@ -15,6 +19,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -45,6 +50,12 @@ type line struct {
 	Cause     oom.Cause `json:"cause,omitempty"`
 	Victim    string    `json:"victim,omitempty"`
 	Remedy    string    `json:"remedy,omitempty"`
+	// ExitCode is the container's exit code (kind "exit"), from the
+	// Engine's die event; Signal the last signal the Engine sent it
+	// (docker kill, docker stop) before it died.
+	ExitCode *int   `json:"exit_code,omitempty"`
+	Signal   string `json:"signal,omitempty"`
+	Meaning  string `json:"meaning,omitempty"`
 }
 
 type cgroupList []string
@@ -52,22 +63,63 @@ type cgroupList []string
 func (c *cgroupList) String() string     { return strings.Join(*c, ",") }
 func (c *cgroupList) Set(s string) error { *c = append(*c, s); return nil }
 
+const usageText = `watch reports memory warnings and OOM kills as they happen, with a
+diagnosis and a remedy for each kill, and each container's exit code when it
+stops (or restarts).
+
+Usage:
+  watch                      every running container of the Docker Engine ($DOCKER_HOST),
+                             and those started later
+  watch --cgroup PATH ...    these cgroups of this host (as /proc/<pid>/cgroup names them)
+
+Output: one line per event (WARN, KILL, EXIT, RESTART, REMOVED), or with
+--json one JSON object per line (kind threshold, oom, exit, restart,
+removed). It needs root for the cgroup files and the kernel log. Ctrl-C
+stops it; with --cgroup it also ends when every watched cgroup is gone.
+
+Example:
+  sudo go run ./examples/watch --thresholds 0.9 --json
+
+Flags:
+`
+
+// parseThresholds reads --thresholds: fractions of the limit, each in
+// (0, 1], at least one.
+func parseThresholds(th string) ([]float64, error) {
+	var fracs []float64
+	for _, f := range strings.Split(th, ",") {
+		f = strings.TrimSpace(f)
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || !(v > 0 && v <= 1) {
+			return nil, fmt.Errorf("--thresholds %s: %q is not a fraction of the limit in (0, 1] (0.8 warns at 80%%)", th, f)
+		}
+		fracs = append(fracs, v)
+	}
+	return fracs, nil
+}
+
 func main() {
 	var paths cgroupList
 	flag.Var(&paths, "cgroup", "watch this cgroup (repeatable)")
 	asJSON := flag.Bool("json", false, "JSON Lines output")
-	th := flag.String("thresholds", "0.8,0.9", "warning fractions of the limit")
+	th := flag.String("thresholds", "0.8,0.9", "warning fractions of the limit, each in (0, 1]")
+	flag.Usage = func() {
+		fmt.Fprint(flag.CommandLine.Output(), usageText)
+		flag.PrintDefaults()
+	}
 	flag.Parse()
-	var fracs []float64
-	for _, f := range strings.Split(*th, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			v, err := strconv.ParseFloat(f, 64)
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "watch: --thresholds:", err)
-				os.Exit(2)
-			}
-			fracs = append(fracs, v)
+	fracs, err := parseThresholds(*th)
+	if err == nil && flag.NArg() > 0 {
+		err = fmt.Errorf("unexpected argument %q (flags only; --cgroup PATH for a cgroup)", flag.Arg(0))
+	}
+	for _, p := range paths {
+		if err == nil && p == "" {
+			err = errors.New("--cgroup: empty path")
 		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "watch:", err)
+		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -105,6 +157,10 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 			fmt.Printf("%s WARN %s at %.0f%% of its limit (%s of %s)\n", l.Time.Format(time.TimeOnly), who, 100*l.Fraction, cgroup.Bytes(l.UsageB), cgroup.Bytes(l.LimitB))
 		case "oom":
 			fmt.Printf("%s KILL %s: %d OOM kill(s), victim %s, cause %s; %s\n", l.Time.Format(time.TimeOnly), who, l.Kills, l.Victim, l.Cause, l.Remedy)
+		case "exit":
+			fmt.Printf("%s EXIT %s: exit code %d: %s\n", l.Time.Format(time.TimeOnly), who, *l.ExitCode, l.Meaning)
+		case "restart":
+			fmt.Printf("%s RESTART %s: started again after exit code %d\n", l.Time.Format(time.TimeOnly), who, *l.ExitCode)
 		default:
 			fmt.Printf("%s %s %s\n", l.Time.Format(time.TimeOnly), strings.ToUpper(l.Kind), who)
 		}
@@ -116,6 +172,11 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 	done := make(chan string) // a watch that ended, by path
 	active := map[string]context.CancelFunc{}
 	names := map[string]string{} // cgroup path -> container name
+	const removedWait = 3 * time.Second
+	ids := map[string]string{}     // cgroup path -> container ID
+	signals := map[string]string{} // container ID -> last signal the Engine sent
+	exits := map[string]int{}      // container ID -> last exit code
+	pending := map[string]line{}   // removed container cgroups awaiting their die event
 	watch := func(path string) error {
 		if _, ok := active[path]; ok {
 			return nil
@@ -149,7 +210,7 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 		dockerMsgs = make(chan events.Message, 64)
 		go func() {
 			_ = docker.Follow(ctx, cli, func(m events.Message) {
-				if m.Type == events.ContainerEventType && m.Action == events.ActionStart {
+				if m.Type == events.ContainerEventType && (m.Action == events.ActionStart || m.Action == events.ActionDie || m.Action == events.ActionKill) {
 					select {
 					case dockerMsgs <- m:
 					case <-ctx.Done():
@@ -164,6 +225,7 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 		for _, c := range list {
 			if cg, err := fs.FindContainer(c.ID); err == nil && watch(cg.Path()) == nil {
 				names[cg.Path()] = strings.TrimPrefix(c.Names[0], "/")
+				ids[cg.Path()] = c.ID
 			}
 		}
 		// On stderr, so JSON Lines on stdout stay JSON; it also tells
@@ -178,11 +240,50 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 		fmt.Fprintf(os.Stderr, "watching %d cgroup(s)\n", len(active))
 	}
 
+	// A container's cgroup going away is reported by its die event, with
+	// the exit code; a removal the Engine says nothing about within
+	// removedWait is reported bare.
+	tick := time.NewTicker(time.Second / 2)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-tick.C:
+			for p, l := range pending {
+				if time.Since(l.Time) > removedWait {
+					print(l)
+					delete(pending, p)
+				}
+			}
 		case m := <-dockerMsgs:
+			name := strings.TrimPrefix(m.Actor.Attributes["name"], "/")
+			switch m.Action {
+			case events.ActionKill:
+				signals[m.Actor.ID] = m.Actor.Attributes["signal"]
+				continue
+			case events.ActionDie:
+				code, err := strconv.Atoi(m.Actor.Attributes["exitCode"])
+				if err != nil {
+					continue
+				}
+				exits[m.Actor.ID] = code
+				l := line{Time: time.Unix(0, m.TimeNano), Kind: "exit", Container: name, ExitCode: &code, Signal: signals[m.Actor.ID]}
+				l.Meaning = exitMeaning(code, l.Signal, m.Actor.Attributes["oomKilled"] == "true")
+				for p, id := range ids {
+					if id == m.Actor.ID {
+						l.Cgroup = p
+						delete(pending, p)
+					}
+				}
+				delete(signals, m.Actor.ID)
+				print(l)
+				continue
+			}
+			if code, ok := exits[m.Actor.ID]; ok {
+				print(line{Time: time.Unix(0, m.TimeNano), Kind: "restart", Container: name, ExitCode: &code})
+				delete(exits, m.Actor.ID)
+			}
 			cg, err := fs.FindContainer(m.Actor.ID)
 			if err != nil {
 				continue // exited at once; its die event says the rest
@@ -191,7 +292,8 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 				fmt.Fprintln(os.Stderr, "watch:", err)
 				continue
 			}
-			names[cg.Path()] = strings.TrimPrefix(m.Actor.Attributes["name"], "/")
+			names[cg.Path()] = name
+			ids[cg.Path()] = m.Actor.ID
 		case path := <-done:
 			if cancel, ok := active[path]; ok {
 				cancel()
@@ -211,9 +313,36 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 					l.Remedy = strings.TrimSpace(d.Remedies[0].Setting + " " + d.Remedies[0].Value + ": " + d.Remedies[0].Action)
 				}
 			}
+			if e.Kind == cgroup.EventRemoved && ids[e.Path] != "" {
+				pending[e.Path] = l // its die event tells how it ended
+				continue
+			}
 			print(l)
 		}
 	}
+}
+
+// exitMeaning says what a container's exit code means, with the signal
+// the Engine sent before it (docker kill, docker stop) when there was one.
+func exitMeaning(code int, signal string, oomKilled bool) string {
+	switch {
+	case code == 0:
+		return "it ended normally"
+	case code == 137 && oomKilled:
+		return "SIGKILL from the OOM killer (see the KILL line)"
+	case code == 137 && (signal == "9" || signal == "KILL" || signal == "SIGKILL"):
+		return "SIGKILL sent by the Engine (docker kill, or docker stop after its timeout): not an OOM kill"
+	case code == 137:
+		return "SIGKILL (an OOM kill of the main process, or a kill from outside the Engine)"
+	case code == 143:
+		return "SIGTERM (docker stop, or a kill from outside) and it exited on it"
+	case code > 128 && code < 160:
+		return "killed by signal " + strconv.Itoa(code-128)
+	}
+	if signal != "" {
+		return "exited with this code after the Engine sent signal " + signal
+	}
+	return "exited with this code (the program's own error)"
 }
 
 // diagnose diagnoses an OOM event from the cgroup tree and the kernel log.

@@ -215,3 +215,85 @@ func victimNamed(t *testing.T, victim string, since time.Duration, cgroupPath st
 	require.Contains(t, log, "(memhog)", "the kill is in the kernel log")
 	t.Logf("the kernel's report header was rate-limited: no victim named (%s)", victim)
 }
+
+func TestFlagsRefused(t *testing.T) {
+	bin := testenv.Build(t, "github.com/oomkit/oomkit/examples/watch")
+	for _, tc := range []struct {
+		args []string
+		name string
+	}{
+		{[]string{"--thresholds", "5,-1"}, "--thresholds 5,-1"},
+		{[]string{"--thresholds", "0.8,"}, "--thresholds"},
+		{[]string{"--thresholds", "0"}, "--thresholds"},
+		{[]string{"extra"}, `"extra"`},
+		{[]string{"--cgroup", ""}, "--cgroup"},
+	} {
+		cmd := exec.Command(bin, tc.args...)
+		out, err := cmd.Output()
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, "%v", tc.args)
+		assert.Equal(t, 2, ee.ExitCode(), "%v", tc.args)
+		assert.Contains(t, string(ee.Stderr), tc.name, "%v", tc.args)
+		assert.Empty(t, out)
+	}
+	out, err := exec.Command(bin, "--help").CombinedOutput()
+	require.NoError(t, err)
+	assert.Contains(t, string(out), "Example:")
+	assert.Contains(t, string(out), "exit code")
+}
+
+// TestDockerExitCodes: docker kill, docker stop (on a process that ignores
+// SIGTERM) and a restart policy each get their exit code and meaning
+// instead of a bare REMOVED.
+func TestDockerExitCodes(t *testing.T) {
+	cli := testenv.Docker(t)
+	p := startWatch(t, "--json")
+	ctx := context.Background()
+	run := func(suffix string, policy container.RestartPolicyMode, cmd ...string) string {
+		name := fmt.Sprintf("oomkit-exit-%s-%d", suffix, time.Now().UnixNano()%1e9)
+		hc := &container.HostConfig{NetworkMode: "none", RestartPolicy: container.RestartPolicy{Name: policy, MaximumRetryCount: 1}}
+		if policy == "" {
+			hc.RestartPolicy = container.RestartPolicy{}
+		}
+		c, err := cli.ContainerCreate(ctx, &container.Config{Image: testenv.Image(), Cmd: cmd}, hc, nil, nil, name)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = cli.ContainerRemove(context.Background(), c.ID, container.RemoveOptions{Force: true}) })
+		require.NoError(t, cli.ContainerStart(ctx, c.ID, container.StartOptions{}))
+		return name
+	}
+	killed := run("kill", "", "sleep", "600")
+	stopped := run("stop", "", "sleep", "600")
+	looped := run("restart", container.RestartPolicyOnFailure, "sh", "-c", "sleep 2; exit 3")
+	time.Sleep(time.Second)
+	require.NoError(t, cli.ContainerKill(ctx, killed, "KILL"))
+	timeout := 1
+	require.NoError(t, cli.ContainerStop(ctx, stopped, container.StopOptions{Timeout: &timeout}))
+
+	got := map[string][]line{}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && (len(got[killed]) == 0 || len(got[stopped]) == 0 || len(got[looped]) < 3) {
+		raw := p.next(t, time.Until(deadline))
+		var l line
+		require.NoError(t, json.Unmarshal([]byte(raw), &l), raw)
+		if l.Kind == "removed" && (l.Container == killed || l.Container == stopped || l.Container == looped) {
+			t.Errorf("bare removed line for a container: %s", raw)
+		}
+		if l.Kind == "exit" || l.Kind == "restart" {
+			got[l.Container] = append(got[l.Container], l)
+		}
+	}
+	require.NotEmpty(t, got[killed])
+	k := got[killed][0]
+	require.NotNil(t, k.ExitCode)
+	assert.Equal(t, 137, *k.ExitCode)
+	assert.Contains(t, k.Meaning, "docker kill")
+	assert.Contains(t, k.Meaning, "not an OOM kill")
+	require.NotEmpty(t, got[stopped])
+	assert.Equal(t, 137, *got[stopped][0].ExitCode, "sleep as PID 1 ignores SIGTERM: stop's timeout kills it")
+	require.GreaterOrEqual(t, len(got[looped]), 3, "exit, restart, exit: %+v", got[looped])
+	assert.Equal(t, "exit", got[looped][0].Kind)
+	assert.Equal(t, 3, *got[looped][0].ExitCode)
+	assert.Equal(t, "restart", got[looped][1].Kind)
+	assert.Equal(t, 3, *got[looped][1].ExitCode)
+	assert.Contains(t, got[looped][0].Meaning, "own error")
+}

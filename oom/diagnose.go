@@ -341,6 +341,14 @@ func (d *diag) counters() {
 			if c.Limit.Set() && c.Limit.Bytes <= a.Limit.Bytes && ownHit.N > 0 {
 				continue // both limits were hit; the container's own is the tighter
 			}
+			if c.Limit.Set() && c.Limit.Bytes >= a.Limit.Bytes {
+				// The ancestor's limit is no larger than the container's
+				// own: with a sibling's pages the kernel charges the pod
+				// first (seen on 6.1 with equal limits), but the container's
+				// own size is what ran out (as kernel() says).
+				d.add(CauseContainerLimit, conf, "the ancestor "+a.Path+"'s limit ("+a.Limit.String()+") that was hit is no larger than the container's own ("+c.Limit.String()+"): the container's own size is what ran out")
+				return
+			}
 			if d.out.OOMMemcg == "" {
 				d.out.OOMMemcg = a.Path
 			}
@@ -578,14 +586,19 @@ func (d *diag) leak() {
 // (late, on a loaded host) or a post-mortem snapshot adds near-zero samples
 // that are not part of the trend. A long tail is kept, so repeated drops (a
 // garbage-collected sawtooth, a restarted container) still break the fit.
+//
+// The first drop in the last quarter counts, of the working set or of the
+// non-reclaimable part: a sampler in a test VM saw a killed process's anon
+// memory freed over three samples (48, 46, 18, 2 MiB) while usage stayed
+// at the limit until the last, and a cut at the latest drop alone left the
+// first of them to spoil the fit.
 func beforeReset(s []cgroup.Sample) []cgroup.Sample {
-	for i := len(s) - 1; i > 0; i-- {
-		prev, cur := s[i-1].WorkingSetOrUsage().Bytes, s[i].WorkingSetOrUsage().Bytes
-		if prev >= 1<<20 && cur < prev/2 {
-			if len(s)-i <= len(s)/4 {
-				return s[:i]
-			}
-			break
+	drop := func(prev, cur cgroup.Amount) bool {
+		return prev.Known && cur.Known && prev.Bytes >= 1<<20 && cur.Bytes < prev.Bytes/2
+	}
+	for i := max(1, len(s)-len(s)/4); i < len(s); i++ {
+		if drop(s[i-1].WorkingSetOrUsage(), s[i].WorkingSetOrUsage()) || drop(s[i-1].NonReclaimable, s[i].NonReclaimable) {
+			return s[:i]
 		}
 	}
 	return s

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/oomkit/oomkit/internal/testenv"
 )
 
 // Mount is where the VM's init mounts cgroup2.
@@ -89,7 +91,9 @@ func (c *Cgroup) SetMax(bytes int64) {
 // Start starts argv in the cgroup (it joins before exec) and returns it.
 func (c *Cgroup) Start(argv ...string) *exec.Cmd {
 	c.t.Helper()
-	script := `echo $$ > "$0/cgroup.procs" && exec "$@"`
+	// The test binary runs with oom_score_adj -1000 (so a host-wide OOM in
+	// the VM never kills it); what it starts takes its chances again.
+	script := `echo 0 > /proc/self/oom_score_adj && echo $$ > "$0/cgroup.procs" && exec "$@"`
 	cmd := exec.Command("/bin/sh", append([]string{"-c", script, c.Dir}, argv...)...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -141,4 +145,27 @@ func writeFile(t testing.TB, p, v string) {
 	if err := os.WriteFile(p, []byte(v), 0o644); err != nil {
 		t.Fatalf("write %q to %s: %v", v, p, err)
 	}
+}
+
+// Swap turns on swap on a zram device of the given size for the rest of the
+// test (the VM has no disk; zram compresses pages in RAM). It calls
+// testenv.Unavailable when the kernel has no zram.
+func Swap(t testing.TB, size int64) {
+	t.Helper()
+	dev := "/sys/block/zram0"
+	if _, err := os.Stat(dev); err != nil {
+		testenv.Unavailable(t, "no zram device in the VM (module zram not packed or loaded): %v", err)
+	}
+	writeFile(t, dev+"/disksize", strconv.FormatInt(size, 10))
+	for _, argv := range [][]string{{"mkswap", "/dev/zram0"}, {"swapon", "/dev/zram0"}} {
+		if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", argv, err, out)
+		}
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("swapoff", "/dev/zram0").CombinedOutput(); err != nil {
+			t.Errorf("swapoff: %v\n%s", err, out)
+		}
+		_ = os.WriteFile(dev+"/reset", []byte("1"), 0o644)
+	})
 }

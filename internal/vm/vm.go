@@ -58,7 +58,7 @@ type Config struct {
 	// Export lists directories (relative to the package) that tests in the
 	// VM may send back with Export; each one sent is replaced on the host.
 	Export []string
-	// MemoryMiB is the VM's memory; default 384.
+	// MemoryMiB is the VM's memory; default 256 (a host-wide OOM fills it).
 	MemoryMiB int
 	// Timeout bounds the boot and the run; default 5 minutes.
 	Timeout time.Duration
@@ -79,12 +79,11 @@ func Run(t *testing.T, cfg Config) {
 	if Inside() {
 		t.Skip("already inside the VM")
 	}
-	testenv.StartDaemons(t, "a QEMU virtual machine")
 	if cfg.Tests == "" {
 		cfg.Tests = "^TestInVM"
 	}
 	if cfg.MemoryMiB == 0 {
-		cfg.MemoryMiB = 384
+		cfg.MemoryMiB = 256
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 5 * time.Minute
@@ -119,7 +118,7 @@ func Run(t *testing.T, cfg Config) {
 
 	a := newArchive()
 	a.chr("dev/console", 5, 1)
-	for _, d := range []string{"proc", "sys", "dev", "tmp", "root", "etc"} {
+	for _, d := range []string{"proc", "sys", "dev", "tmp", "root", "etc", "run/lock"} {
 		a.dir(d)
 	}
 	a.file("bin/busybox", 0o755, mustRead(t, busybox))
@@ -378,6 +377,9 @@ exec >/dev/ttyS1 2>&1
 	for _, m := range mods {
 		fmt.Fprintf(&b, "insmod /lib/modules/%s.ko || echo 'OOMKIT-VM: insmod %s failed'\n", m, m)
 	}
+	// The tests (and this shell) must survive a host-wide OOM in the VM;
+	// Cgroup.Start sets 0 again for what they start.
+	b.WriteString("echo -1000 > /proc/self/oom_score_adj\n")
 	b.WriteString("echo \"OOMKIT-VM-BOOTED $(cut -d' ' -f1 /proc/uptime)\"\n")
 	b.WriteString("cd " + Dir + "\n")
 	b.WriteString("export OOMKIT_IN_VM=1 HOME=/root TMPDIR=/tmp PATH=" + BinDir + ":/bin\n")

@@ -86,8 +86,8 @@ type Event struct {
 	Err error `json:"-"`
 }
 
-// WatchOption configures Watch.
-type WatchOption func(*watchConfig) error
+// WatchOption configures Watch: WithThresholds, WithChildrenOf.
+type WatchOption struct{ apply func(*watchConfig) error }
 
 type watchConfig struct {
 	fractions []float64
@@ -102,7 +102,7 @@ type watchConfig struct {
 // memory.usage_in_bytes): no polling. On cgroup v2 the kernel has no usage
 // threshold and none is reported.
 func WithThresholds(fractions ...float64) WatchOption {
-	return func(c *watchConfig) error {
+	return WatchOption{func(c *watchConfig) error {
 		for _, f := range fractions {
 			if !(f > 0 && f < 1) {
 				return fmt.Errorf("cgroup: threshold %v outside (0,1)", f)
@@ -112,7 +112,7 @@ func WithThresholds(fractions ...float64) WatchOption {
 		slices.Sort(c.fractions)
 		c.fractions = slices.Compact(c.fractions)
 		return nil
-	}
+	}}
 }
 
 // WithChildrenOf also watches the child cgroups of these parents (for
@@ -121,10 +121,10 @@ func WithThresholds(fractions ...float64) WatchOption {
 // directories), each announced by an EventAdded. A parent that does not
 // exist is an error wrapping ErrNotFound.
 func WithChildrenOf(parents ...string) WatchOption {
-	return func(c *watchConfig) error {
+	return WatchOption{func(c *watchConfig) error {
 		c.parents = append(c.parents, parents...)
 		return nil
-	}
+	}}
 }
 
 // monotonic returns CLOCK_MONOTONIC.
@@ -181,7 +181,10 @@ type watched struct {
 func (fs *FS) Watch(ctx context.Context, paths []string, opts ...WatchOption) (<-chan Event, error) {
 	cfg := watchConfig{fractions: []float64{0.8, 0.9}, settle: time.Second, workers: 64}
 	for _, o := range opts {
-		if err := o(&cfg); err != nil {
+		if o.apply == nil {
+			continue // the zero WatchOption changes nothing
+		}
+		if err := o.apply(&cfg); err != nil {
 			return nil, err
 		}
 	}

@@ -83,7 +83,10 @@ type point struct {
 func New(opts ...Option) (*Recommender, error) {
 	o := defaults()
 	for _, f := range opts {
-		if err := f(&o); err != nil {
+		if f.apply == nil {
+			continue // the zero Option changes nothing
+		}
+		if err := f.apply(&o); err != nil {
 			return nil, err
 		}
 	}

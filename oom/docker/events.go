@@ -15,8 +15,8 @@ import (
 // Actions are the container events Follow asks for.
 var Actions = []string{"oom", "die", "start", "destroy", "kill"}
 
-// FollowOption configures Follow.
-type FollowOption func(*follow)
+// FollowOption configures Follow: WithSince, WithRetry, WithErrorHandler.
+type FollowOption struct{ apply func(*follow) }
 
 type follow struct {
 	since   time.Time
@@ -25,14 +25,16 @@ type follow struct {
 }
 
 // WithSince replays events from t (default: now).
-func WithSince(t time.Time) FollowOption { return func(f *follow) { f.since = t } }
+func WithSince(t time.Time) FollowOption { return FollowOption{func(f *follow) { f.since = t }} }
 
 // WithRetry sets the pause before reconnecting to an Engine that went away
 // (default 500 ms).
-func WithRetry(d time.Duration) FollowOption { return func(f *follow) { f.retry = d } }
+func WithRetry(d time.Duration) FollowOption { return FollowOption{func(f *follow) { f.retry = d }} }
 
 // WithErrorHandler is told of each lost connection before the retry.
-func WithErrorHandler(fn func(error)) FollowOption { return func(f *follow) { f.onError = fn } }
+func WithErrorHandler(fn func(error)) FollowOption {
+	return FollowOption{func(f *follow) { f.onError = fn }}
+}
 
 type eventKey struct {
 	t      int64
@@ -48,7 +50,9 @@ type eventKey struct {
 func Follow(ctx context.Context, cli client.APIClient, fn func(events.Message), opts ...FollowOption) error {
 	f := follow{since: time.Now(), retry: 500 * time.Millisecond}
 	for _, o := range opts {
-		o(&f)
+		if o.apply != nil {
+			o.apply(&f)
+		}
 	}
 	args := filters.NewArgs(filters.Arg("type", "container"))
 	for _, a := range Actions {

@@ -7,17 +7,19 @@
 //     swap, OOM counters, memory.stat, pressure) from cgroup v1, v2 or hybrid
 //     hosts, or from any fixture root, into one version-neutral
 //     MemorySnapshot, and finds a cgroup by path, PID or Docker container ID.
-//   - package oom parses the kernel's OOM-killer reports and Docker's view,
-//     and classifies each kill: container limit, ancestor limit, host
-//     pressure, leak, or not an OOM at all.
-//   - package recommend turns usage samples and OOM history into memory,
+//   - package oom parses the kernel's OOM-killer reports and classifies
+//     each kill: container limit, ancestor limit, host pressure, leak, or
+//     not an OOM at all. It links no Docker client: package oom/docker
+//     adds Docker's view (inspect, events) to the same Evidence.
+//   - package recommend turns usage samples (cgroup.Sample, from a
+//     snapshot or a Sampler reading) and OOM history into memory,
 //     memory-swap and reservation values, rendered for docker run, Compose
 //     and Kubernetes.
 //
 // I/O lives at the edges: classification and recommendation are pure
 // functions over values.
 //
-// A minimal use:
+// A minimal use (cgroup's ExampleFS_FindByPID runs it on a fixture):
 //
 //	fs, err := cgroup.NewFS()
 //	if err != nil {
@@ -31,5 +33,7 @@
 //	if err != nil {
 //		return err
 //	}
-//	fmt.Println(snap.Limit, snap.Usage, snap.Events.OOMKill)
+//	// OOMKills is the cgroup's own kill count on v1 and v2 alike;
+//	// snap.Events.OOMKill is unknown on v1.
+//	fmt.Println(snap.Limit, snap.Usage, snap.OOMKills())
 package oomkit

@@ -25,7 +25,8 @@ type Cgroup struct {
 // Path returns the cgroup path as the kernel prints it ("/" for the root).
 func (c *Cgroup) Path() string { return c.path }
 
-// Dir returns the cgroup's directory under the FS root.
+// Dir returns the cgroup's directory as a path to open: Layout.MemoryDir
+// joined with the cgroup path ("/sys/fs/cgroup/memory/docker/<id>").
 func (c *Cgroup) Dir() string { return c.dir }
 
 // Version returns the version the cgroup's memory controller speaks.

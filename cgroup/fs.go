@@ -54,14 +54,17 @@ type Layout struct {
 	// Memory is the version the memory controller speaks (V1 on v1 and
 	// hybrid hosts, V2 on unified hosts).
 	Memory Version `json:"memory"`
-	// MemoryDir is the directory the memory hierarchy is mounted on, under
-	// the FS root.
+	// MemoryDir is the directory the memory hierarchy is mounted on, as a
+	// path to open: the FS root joined with the mount point's place below
+	// /sys/fs/cgroup ("/sys/fs/cgroup/memory" on a v1 host,
+	// "<fixture>/sys/fs/cgroup/memory" on a fixture).
 	MemoryDir string `json:"memory_dir"`
 	// MemoryMountRoot is the cgroup path that MemoryDir shows ("/" unless
 	// the reader sits in a container whose mount exposes only its own
 	// subtree, as mountinfo's root field says).
 	MemoryMountRoot string `json:"memory_mount_root"`
-	// UnifiedDir is the cgroup2 mount, or "" when there is none.
+	// UnifiedDir is the cgroup2 mount's directory (the same kind of path as
+	// MemoryDir), or "" when there is none.
 	UnifiedDir string `json:"unified_dir"`
 }
 

@@ -130,6 +130,9 @@ func (r *Recommender) Recommend() (Recommendation, error) {
 		bump := afterOOM(float64(at), float64(k.Usage))
 		if bump > limit {
 			limit, src = bump, fmt.Sprintf("OOM kill at %s with limit %s: doubled (at least +256MiB)", k.Time.UTC().Format(time.RFC3339), k.Limit)
+			if !k.Limit.Set() {
+				src = fmt.Sprintf("OOM kill at %s with no limit of its own (an ancestor's limit or the host's memory) at usage %s: doubled (at least +256MiB)", k.Time.UTC().Format(time.RFC3339), k.Usage)
+			}
 		}
 	}
 	// A leak is provisioned for a horizon, not chased.

@@ -114,7 +114,7 @@ func (e *Exporter) Registry() *prometheus.Registry { return e.reg }
 
 // Handler returns the /metrics handler.
 func (e *Exporter) Handler() http.Handler {
-	return promhttp.HandlerFor(e.reg, promhttp.HandlerOpts{Registry: e.reg})
+	return promhttp.HandlerFor(e.reg, promhttp.HandlerOpts{})
 }
 
 // Add makes a target known: its kill counters appear, at 0 for every

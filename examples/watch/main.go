@@ -5,6 +5,7 @@
 //	watch --cgroup PATH ...    these cgroups of this host
 //	  --json                   one JSON object per line
 //	  --thresholds 0.8,0.9     fractions of the limit that warn
+//	  --listen 127.0.0.1:9101  serve Prometheus metrics at /metrics (metrics.go)
 //
 // A container that stops is reported with its exit code and what it means
 // (137 after docker kill or stop's timeout, an OOM kill, 143 after SIGTERM),
@@ -143,7 +144,11 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 		defer func() { _ = cli.Close() }()
 		col.Client = cli
 	}
+	if err := startMetrics(ctx, cli); err != nil {
+		return err
+	}
 	print := func(l line) {
+		exportLine(ctx, l)
 		if asJSON {
 			_ = json.NewEncoder(os.Stdout).Encode(l)
 			return
@@ -226,6 +231,7 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 			if cg, err := fs.FindContainer(c.ID); err == nil && watch(cg.Path()) == nil {
 				names[cg.Path()] = strings.TrimPrefix(c.Names[0], "/")
 				ids[cg.Path()] = c.ID
+				exportWatched(ctx, cg.Path(), names[cg.Path()])
 			}
 		}
 		// On stderr, so JSON Lines on stdout stay JSON; it also tells
@@ -236,6 +242,7 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 			if err := watch(p); err != nil {
 				return err
 			}
+			exportWatched(ctx, p, "")
 		}
 		fmt.Fprintf(os.Stderr, "watching %d cgroup(s)\n", len(active))
 	}
@@ -294,6 +301,7 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 			}
 			names[cg.Path()] = name
 			ids[cg.Path()] = m.Actor.ID
+			exportWatched(ctx, cg.Path(), names[cg.Path()])
 		case path := <-done:
 			if cancel, ok := active[path]; ok {
 				cancel()

@@ -436,12 +436,19 @@ func (d *diag) docker() {
 	if in == nil || in.State == nil || !in.State.OOMKilled {
 		dockerSays = "the Engine reported an oom event (its State.OOMKilled is false)"
 	}
+	// A main process killed by the OOM killer and started again by a
+	// restart policy runs under a new PID: the victim is not a child.
+	restarted := restartedAfterOOM(d.ev.Events)
+	mainAlive := d.mainAlive && !restarted
+	if restarted {
+		d.item("docker", "", "the main process died with exitCode 137 right after the oom event and the Engine started it again (restart policy): the kernel's victim was the main process of that earlier run", "")
+	}
 	kernelVictim := d.out.VictimPID
 	switch {
-	case dockerOOM && (d.mainAlive || (in != nil && in.State != nil && !in.State.Running && in.State.ExitCode != 137)):
+	case dockerOOM && (mainAlive || (in != nil && in.State != nil && !in.State.Running && in.State.ExitCode != 137)):
 		d.oomKilled = true
 		why := dockerSays + ", yet the main process "
-		if d.mainAlive {
+		if mainAlive {
 			why += "is still running"
 		} else {
 			why += fmt.Sprintf("exited with %d, not 137", in.State.ExitCode)
@@ -456,7 +463,7 @@ func (d *diag) docker() {
 	case d.oomKilled && in != nil && in.State != nil && !in.State.OOMKilled:
 		d.out.Conflicts = append(d.out.Conflicts, "the kernel or the cgroup counters show an OOM kill but Docker's OOMKilled is false")
 	}
-	if kernelVictim != 0 && d.ev.MainPID != 0 && kernelVictim != d.ev.MainPID && d.oomKilled {
+	if kernelVictim != 0 && d.ev.MainPID != 0 && kernelVictim != d.ev.MainPID && d.oomKilled && !restarted {
 		if d.mainAlive || (d.ev.ExitCode != nil && *d.ev.ExitCode != 137) || (in != nil && in.State != nil && in.State.ExitCode != 137) {
 			// What happened is a child's death; whose limit it hit comes second.
 			d.add(CauseChildKilled, 0.97, fmt.Sprintf("the kernel killed pid %d (%s), not the main process %d, which lived on", kernelVictim, d.out.VictimComm, d.ev.MainPID))
@@ -472,6 +479,27 @@ func (d *diag) docker() {
 		}
 		d.add(CauseNotOOM, conf, "exit code 137 (SIGKILL) with no OOM kill in the kernel log, the cgroup counters or Docker's state: something else sent SIGKILL (docker stop timeout, docker kill, a liveness probe, a userspace killer)")
 	}
+}
+
+// restartedAfterOOM reports whether the Engine's events show the main
+// process dying with 137 within seconds after an oom event, then a start.
+func restartedAfterOOM(evs []EngineEvent) bool {
+	var oomAt, diedAt time.Time
+	for _, e := range evs {
+		switch e.Action {
+		case "oom":
+			oomAt = e.Time
+		case "die":
+			if e.Attributes["exitCode"] == "137" && !oomAt.IsZero() && !e.Time.Before(oomAt) && e.Time.Sub(oomAt) < 5*time.Second {
+				diedAt = e.Time
+			}
+		case "start":
+			if !diedAt.IsZero() && !e.Time.Before(diedAt) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // swap looks for exhausted or misconfigured swap.

@@ -64,9 +64,14 @@ func TestEmbeddedDemo(t *testing.T) {
 // create runs the test image with a 32 MiB limit and returns its name.
 func create(t *testing.T, cli *client.Client, cmd ...string) string {
 	t.Helper()
+	return createWith(t, cli, container.RestartPolicy{}, cmd...)
+}
+
+func createWith(t *testing.T, cli *client.Client, restart container.RestartPolicy, cmd ...string) string {
+	t.Helper()
 	ctx := context.Background()
 	name := fmt.Sprintf("oomkit-all-%d-%d", os.Getpid(), time.Now().UnixNano()%1e9)
-	hc := &container.HostConfig{Resources: container.Resources{Memory: 32 << 20, MemorySwap: 32 << 20}, Binds: []string{testenv.MemHog(t) + ":/memhog:ro"}, NetworkMode: "none"}
+	hc := &container.HostConfig{Resources: container.Resources{Memory: 32 << 20, MemorySwap: 32 << 20}, Binds: []string{testenv.MemHog(t) + ":/memhog:ro"}, NetworkMode: "none", RestartPolicy: restart}
 	c, err := cli.ContainerCreate(ctx, &container.Config{Image: testenv.Image(), Cmd: cmd}, hc, nil, nil, name)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = cli.ContainerRemove(context.Background(), c.ID, container.RemoveOptions{Force: true}) })
@@ -96,6 +101,10 @@ func TestRealAll(t *testing.T) {
 	oomed := create(t, dc, "/memhog", "-total", "200MiB")
 	killed := create(t, dc, "sleep", "600")
 	near := create(t, dc, "/memhog", "-total", "29MiB", "-hold")
+	// Killed at its limit, then started again by its restart policy (the
+	// second run finds /tmp/x and sleeps): running, killed earlier.
+	restarted := createWith(t, dc, container.RestartPolicy{Name: container.RestartPolicyOnFailure, MaximumRetryCount: 2},
+		"sh", "-c", "if [ -e /tmp/x ]; then exec sleep 600; else touch /tmp/x; exec /memhog -total 200MiB; fi")
 	require.NoError(t, dc.ContainerKill(context.Background(), killed, "KILL"))
 	wait(t, dc, oomed)
 	wait(t, dc, killed)
@@ -109,6 +118,10 @@ func TestRealAll(t *testing.T) {
 		return json.NewDecoder(st.Body).Decode(&s) == nil && s.MemoryStats.Usage >= 29<<20
 	}, 20*time.Second, 100*time.Millisecond)
 
+	require.Eventually(t, func() bool {
+		in, err := dc.ContainerInspect(context.Background(), restarted)
+		return err == nil && in.RestartCount >= 1 && in.State.Running
+	}, 30*time.Second, 200*time.Millisecond, "restarted after its kill")
 	out, err := exec.Command(bin, "--all", "--json").Output()
 	require.NoError(t, err)
 	rows := map[string]map[string]any{}
@@ -141,11 +154,17 @@ func TestRealAll(t *testing.T) {
 	assert.GreaterOrEqual(t, u["used_percent"].(float64), 85.0)
 	assert.Contains(t, u["risk"], "OOM-killed")
 
+	require.Contains(t, rows, restarted)
+	assert.Equal(t, "container_limit", rows[restarted]["cause"], "the main process was the victim, then restarted: not a child kill")
+	assert.Equal(t, true, rows[restarted]["killed"])
+	assert.Equal(t, "running", rows[restarted]["state"])
+	assert.GreaterOrEqual(t, rows[restarted]["restarts"].(float64), 1.0)
+
 	table, err := exec.Command(bin, "--all").Output()
 	require.NoError(t, err)
 	lines := map[string]string{}
 	for _, l := range strings.Split(string(table), "\n") {
-		for _, n := range []string{oomed, killed, near} {
+		for _, n := range []string{oomed, killed, near, restarted} {
 			if strings.HasPrefix(l, n+" ") {
 				lines[n] = l
 			}
@@ -155,6 +174,7 @@ func TestRealAll(t *testing.T) {
 	assert.Contains(t, lines[oomed], "docker update --memory 288m --memory-swap 288m "+oomed)
 	assert.Contains(t, lines[killed], "not_oom")
 	assert.Contains(t, lines[near], "RISK")
+	assert.Contains(t, lines[restarted], "killed earlier: container_limit")
 	assert.Contains(t, string(table), "Kernel OOM kills that belong to no container")
 }
 

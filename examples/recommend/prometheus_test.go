@@ -39,12 +39,12 @@ func TestPrometheus(t *testing.T) {
 		require.NoError(t, err, "%s\n%s", format, ew.String())
 		return w.String()
 	}
-	js := strings.Split(strings.TrimSpace(run("json", `{namespace="shop"}`)), "\n")
+	js := strings.Split(strings.TrimSpace(run("json", `{namespace="shop-0"}`)), "\n")
 	require.NotEmpty(t, js)
 	for _, l := range js {
 		var m map[string]any
 		require.NoError(t, json.Unmarshal([]byte(l), &m), l)
-		assert.Equal(t, "shop", m["workload"].(map[string]any)["namespace"])
+		assert.Equal(t, "shop-0", m["workload"].(map[string]any)["namespace"])
 		assert.Contains(t, m, "recommendation")
 	}
 	docs := strings.Split(run("k8s", ""), "---\n")[1:]

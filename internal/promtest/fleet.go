@@ -126,6 +126,7 @@ func NewFleet(n int, days int, step time.Duration, publicTraces [][]float64) *Fl
 	shapes := []string{ShapeSteady, ShapeLeak, ShapeBurstOOM, ShapePressure, ShapeSpiky, ShapeChild, ShapeEvicted, ShapeUnlimited, ShapeTrace, ShapePressure}
 	traces := loadTraces(publicTraces)
 	namespaces := []string{"shop", "payments", "search", "batch", "infra"}
+	k8s := 0
 	for i := range n {
 		seed := mix(uint64(i) + 1)
 		w := &Workload{Container: "app", Shape: shapes[i%len(shapes)], Base: float64(64<<20) * (1 + 4*unit(seed, 1))}
@@ -152,7 +153,8 @@ func NewFleet(n int, days int, step time.Duration, publicTraces [][]float64) *Fl
 			}
 			w.Pods = []*Pod{{Name: w.Container, Node: w.Host, From: 0, To: steps, seed: seed}}
 		} else {
-			w.Namespace = namespaces[i%len(namespaces)]
+			w.Namespace = fmt.Sprintf("%s-%d", namespaces[i%len(namespaces)], k8s/50) // shop-0...: the first 50 Kubernetes workloads
+			k8s++
 			w.OwnerKind, w.Owner = "Deployment", name
 			if i%7 == 3 {
 				w.OwnerKind = "StatefulSet"
@@ -492,7 +494,9 @@ func (f *Fleet) WriteOpenMetrics(out io.Writer) error {
 						case "container_oom_events_total":
 							o.line(fam, labels, s.Step, float64(events))
 						case "container_start_time_seconds":
-							o.line(fam, labels, s.Step, float64(f.Time(started).Unix()-2))
+							if w.Docker { // (oomkit reads it on Docker hosts only)
+								o.line(fam, labels, s.Step, float64(f.Time(started).Unix()-2))
+							}
 						}
 					})
 				}
@@ -501,7 +505,16 @@ func (f *Fleet) WriteOpenMetrics(out io.Writer) error {
 	}
 	// kube-state-metrics: a series per pod for its whole life (and after
 	// an eviction, as the Failed pod object stays).
+	// Info series (owner, pod info, node capacity) are written every
+	// infoEvery steps only: they are constant, oomkit reads them through
+	// the series API or over ranges, and at every scrape they would be a
+	// third of the fixture.
+	infoEvery := max(1, int(10*time.Minute/f.Step))
 	ksm := func(fam string, val func(w *Workload, p *Pod, s int) (float64, string, bool)) {
+		every := 1
+		if fam == "kube_pod_owner" || fam == "kube_pod_info" {
+			every = infoEvery
+		}
 		for _, w := range f.Workloads {
 			if w.Docker {
 				continue
@@ -513,6 +526,9 @@ func (f *Fleet) WriteOpenMetrics(out io.Writer) error {
 				}
 				var cur string
 				for s := p.From; s < to; s++ {
+					if (s-p.From)%every != 0 && s != to-1 {
+						continue
+					}
 					v, extra, ok := val(w, p, s)
 					if !ok {
 						continue
@@ -586,7 +602,7 @@ func (f *Fleet) WriteOpenMetrics(out io.Writer) error {
 		seen[w.Namespace+"/"+w.Owner] = true
 		l := join(q("instance", "10.0.9.9:8080"), q("job", "kube-state-metrics"), q("namespace", w.Namespace), q("owner_is_controller", "true"),
 			q("owner_kind", "Deployment"), q("owner_name", w.Owner), q("replicaset", w.Pods[0].ReplicaSet))
-		for s := range f.Steps {
+		for s := 0; s < f.Steps; s += infoEvery {
 			o.line("kube_replicaset_owner", l, s, 1)
 		}
 	}

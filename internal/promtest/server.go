@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -69,6 +70,10 @@ type Shared struct {
 	Workloads, Days int
 	Step            time.Duration
 
+	// Written and Backfilled say how long building the fixture took.
+	Written, Backfilled time.Duration
+	Bytes               int64
+
 	once   sync.Once
 	dir    string
 	fleet  *Fleet
@@ -89,13 +94,20 @@ func (s *Shared) Get(t testing.TB) (*Server, *Fleet) {
 		}
 		s.fleet = NewFleet(s.Workloads, s.Days, s.Step, PublicTraces())
 		om := filepath.Join(s.dir, "fleet.om")
+		t0 := time.Now()
 		if s.err = s.fleet.WriteFile(om); s.err != nil {
 			return
 		}
+		s.Written = time.Since(t0)
+		if st, err := os.Stat(om); err == nil {
+			s.Bytes = st.Size()
+		}
 		data := filepath.Join(s.dir, "data")
+		t0 = time.Now()
 		if s.err = BackfillBinary(promtool, om, data); s.err != nil {
 			return
 		}
+		s.Backfilled = time.Since(t0)
 		_ = os.Remove(om)
 		s.server, s.err = StartBinary(prom, data, s.dir, "")
 	})
@@ -241,6 +253,22 @@ func (s *Server) stop() {
 		_ = s.cmd.Process.Kill()
 		<-s.exited
 	}
+}
+
+// CPU returns the CPU time (user + system) the server has used so far.
+func (s *Server) CPU() time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// after the command name in parentheses: fields 14 and 15 of stat(5)
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	k, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+k) * time.Second / 100 // USER_HZ
 }
 
 // Log returns what the server wrote so far.

@@ -29,6 +29,7 @@ var fixture = &promtest.Shared{Workloads: 20, Days: 2, Step: time.Minute}
 func TestMain(m *testing.M) {
 	code := m.Run()
 	fixture.Close()
+	benchFleet.Close()
 	os.Exit(code)
 }
 
@@ -212,18 +213,18 @@ func TestSplitRanges(t *testing.T) {
 func TestSelector(t *testing.T) {
 	srv, fl := fixture.Get(t)
 	cfg := window(fl, 0)
-	cfg.Selector = `{namespace="shop"}`
+	cfg.Selector = `{namespace="shop-0"}`
 	got := collect(t, srv.URL, cfg)
 	want := 0
 	for _, w := range fl.Workloads {
-		if w.Namespace == "shop" {
+		if w.Namespace == "shop-0" {
 			want++
 		}
 	}
 	require.NotZero(t, want)
 	assert.Len(t, got, want)
 	for _, r := range got {
-		assert.Equal(t, "shop", r.Workload.Namespace)
+		assert.Equal(t, "shop-0", r.Workload.Namespace)
 	}
 }
 

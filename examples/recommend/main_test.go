@@ -14,7 +14,7 @@ import (
 
 func TestFormats(t *testing.T) {
 	var out bytes.Buffer
-	require.NoError(t, run(&out, "", "", 0, "slow-leak", "generic", "json"))
+	require.NoError(t, run(&out, "", "", 0, "slow-leak", "generic", "json", ""))
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(out.Bytes(), &m))
 	for _, k := range []string{"memory_bytes", "memory_swap_bytes", "memory_reservation_bytes", "confidence", "rationale", "warnings", "leak"} {
@@ -27,11 +27,11 @@ func TestFormats(t *testing.T) {
 
 	for _, f := range []string{"docker", "compose", "k8s"} {
 		out.Reset()
-		require.NoError(t, run(&out, "", "", 0, "steady-server", "go", f), f)
+		require.NoError(t, run(&out, "", "", 0, "steady-server", "go", f, ""), f)
 		assert.NotEmpty(t, out.String())
 	}
-	require.Error(t, run(&out, "", "", 0, "steady-server", "generic", "xml"))
-	require.Error(t, run(&out, "", "", 0, "steady-server", "cobol", "json"))
+	require.Error(t, run(&out, "", "", 0, "steady-server", "generic", "xml", ""))
+	require.Error(t, run(&out, "", "", 0, "steady-server", "cobol", "json", ""))
 }
 
 func TestCSV(t *testing.T) {
@@ -42,12 +42,12 @@ func TestCSV(t *testing.T) {
 	}
 	require.NoError(t, os.WriteFile(f, []byte(data), 0o644))
 	var out bytes.Buffer
-	require.NoError(t, run(&out, f, "", 0, "", "database", "json"))
+	require.NoError(t, run(&out, f, "", 0, "", "database", "json", ""))
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(out.Bytes(), &m))
 	assert.Equal(t, m["memory_bytes"], m["memory_swap_bytes"], "database: no swap")
 	require.NoError(t, os.WriteFile(f, []byte("time,bytes\n1,abc\n"), 0o644))
-	err := run(&out, f, "", 0, "", "generic", "json")
+	err := run(&out, f, "", 0, "", "generic", "json", "")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "line 2")
 }

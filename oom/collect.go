@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -39,14 +40,40 @@ func (c *Collector) kernelReports(ev *Evidence, keep func(Report) bool) {
 		ev.Missing = append(ev.Missing, "kernel log: "+err.Error())
 		return
 	}
-	rs, err := ParseAll(bytes.NewReader(data))
+	p, err := NewParser(bytes.NewReader(data))
 	if err != nil {
 		ev.Missing = append(ev.Missing, "kernel log: "+err.Error())
+		return
 	}
-	for _, r := range rs {
+	for {
+		r, err := p.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			ev.Missing = append(ev.Missing, "kernel log: "+err.Error())
+			break
+		}
 		if keep(r) || (unnamed(r) && len(ev.After) > 0) {
 			ev.Reports = append(ev.Reports, r)
 		}
+	}
+	if n := p.SkippedLines(); n > 0 {
+		ev.Missing = append(ev.Missing, fmt.Sprintf("kernel log: %d line(s) longer than %d bytes skipped unread", n, DefaultMaxLineLength))
+	}
+}
+
+// KeepRelated returns the report filter for a cgroup: the reports whose
+// Relation to it is own, ancestor, descendant or global. Reports naming no
+// cgroup are the collectors' to add (Diagnose ties them by pid).
+func KeepRelated(cg string) func(Report) bool {
+	cg = CleanPath(cg)
+	return func(r Report) bool {
+		switch r.Relation(cg) {
+		case RelationOwn, RelationAncestor, RelationDescendant, RelationGlobal:
+			return true
+		}
+		return false
 	}
 }
 
@@ -97,6 +124,10 @@ func (c *Collector) Complete(ev *Evidence, cg *cgroup.Cgroup, keep func(Report) 
 // error wraps cgroup.ErrNotFound when the cgroup does not exist; the
 // evidence then still holds the kernel reports about that path.
 func (c *Collector) Cgroup(p string) (Evidence, error) {
+	if strings.TrimSpace(p) == "" {
+		return Evidence{}, errors.New("oom: no cgroup path given")
+	}
+	p = CleanPath(p) // one spelling for finding, matching and printing
 	ev := Evidence{Name: p}
 	var err error
 	if c.FS == nil {
@@ -110,9 +141,7 @@ func (c *Collector) Cgroup(p string) (Evidence, error) {
 	if err != nil {
 		ev.Missing = append(ev.Missing, "cgroup "+p+": "+err.Error())
 	}
-	c.kernelReports(&ev, func(r Report) bool {
-		return r.TaskMemcg == p || strings.HasPrefix(r.TaskMemcg, p+"/") || r.OOMMemcg == p
-	})
+	c.kernelReports(&ev, KeepRelated(p))
 	c.host(&ev)
 	return ev, err
 }

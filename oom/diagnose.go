@@ -21,6 +21,7 @@ const (
 	CauseAncestorLimit  Cause = "ancestor_limit"  // a pod, slice or other ancestor's limit was hit
 	CauseHostPressure   Cause = "host_pressure"   // the whole host ran out (global OOM)
 	CauseLeak           Cause = "leak"            // non-reclaimable usage grows toward any limit
+	CauseDescendantKill Cause = "descendant_kill" // a task in a descendant cgroup was killed, at a limit below this one
 	CauseNotOOM         Cause = "not_oom"         // SIGKILLed, but not by the OOM killer
 	CauseChildKilled    Cause = "child_killed"    // a child was OOM-killed; the main process lived
 	CauseNoLimit        Cause = "no_limit"        // no limit anywhere: a risk, not a kill
@@ -55,8 +56,41 @@ type LeakTrend struct {
 	Samples      int     `json:"samples"`
 }
 
+// The verdicts of a Diagnosis: what the headline says.
+const (
+	VerdictOOMKill    = "oom_kill"    // an OOM kill of the subject (or below it) is in the evidence
+	VerdictNotOOM     = "not_oom"     // killed (exit 137), but the evidence shows no OOM kill
+	VerdictRisk       = "risk"        // no kill; a risk (no limit, a leak)
+	VerdictNoKill     = "no_kill"     // the evidence was read and shows no kill
+	VerdictCannotTell = "cannot_tell" // no evidence left either way
+)
+
+// DescendantKill is a kill below the cgroup asked about, told as the
+// descendant's own: where the victim was, whose limit was hit, and why.
+type DescendantKill struct {
+	// Cgroup is the victim's cgroup (task_memcg), below the subject.
+	Cgroup string `json:"cgroup"`
+	// OOMMemcg is the cgroup whose limit was hit: the descendant itself,
+	// or a cgroup between it and the subject; "" when the report does not
+	// say.
+	OOMMemcg string `json:"oom_memcg,omitempty"`
+	// Cause is the descendant's own cause: container_limit when its own
+	// limit was hit, ancestor_limit when a cgroup between it and the
+	// subject was, unknown when the report does not say.
+	Cause Cause `json:"cause"`
+	// LimitBytes is the limit that was hit, as the kernel printed it; 0
+	// when not printed.
+	LimitBytes int64 `json:"limit_bytes,omitempty"`
+}
+
 // Diagnosis is Diagnose's answer.
 type Diagnosis struct {
+	// Subject is the cgroup asked about, in its one spelling (CleanPath);
+	// "" when the evidence holds no cgroup.
+	Subject string `json:"subject_cgroup,omitempty"`
+	// Verdict is the headline: VerdictOOMKill, VerdictNotOOM, VerdictRisk,
+	// VerdictNoKill or VerdictCannotTell.
+	Verdict     string        `json:"verdict"`
 	Cause       Cause         `json:"cause"`
 	Causes      []RankedCause `json:"causes"`
 	Killed      bool          `json:"killed"`
@@ -70,7 +104,15 @@ type Diagnosis struct {
 	VictimComm string     `json:"victim_comm"`
 	LimitBytes int64      `json:"limit_bytes"`
 	OOMMemcg   string     `json:"oom_memcg"`
-	Leak       *LeakTrend `json:"leak"`
+	// Relation is how the kernel report that decided relates to the
+	// subject (own, ancestor, descendant, global; unknown when only a pid
+	// tied it); "unknown" too when no report was used.
+	Relation Relation `json:"relation"`
+	// KillCgroup is the victim's cgroup as the report names it.
+	KillCgroup string `json:"kill_cgroup,omitempty"`
+	// Descendant is set when the kill was in a descendant cgroup.
+	Descendant *DescendantKill `json:"descendant,omitempty"`
+	Leak       *LeakTrend      `json:"leak"`
 	// Apply is the new limit written out for docker update, Compose and
 	// Kubernetes, when a limit is the remedy; nil otherwise (a leak, a
 	// runaway, a kill that was not an OOM).
@@ -85,14 +127,18 @@ type Diagnosis struct {
 // Diagnose classifies what happened to a container from the evidence. It
 // is a pure function: no files, no clock.
 func Diagnose(ev Evidence) Diagnosis {
-	d := &diag{ev: ev, scores: map[Cause]*RankedCause{}}
+	d := &diag{ev: ev, scores: map[Cause]*RankedCause{}, srcs: map[Cause]int{}}
 	d.out.Missing = append([]string{}, ev.Missing...)
 	d.out.Conflicts = []string{}
 	d.out.Remedies = []Remedy{}
 	d.out.Evidence = []Item{}
 	d.setup()
+	d.src = srcKernel
 	d.kernel()
+	d.src = srcCgroup
 	d.counters()
+	d.src = 0
+	d.confirm()
 	d.docker()
 	d.swap()
 	d.leak()
@@ -105,6 +151,10 @@ type diag struct {
 	ev     Evidence
 	out    Diagnosis
 	scores map[Cause]*RankedCause
+	// srcs records which independent sources (srcKernel, srcCgroup) said
+	// each cause; src is the source of the calls to add being made.
+	srcs map[Cause]int
+	src  int
 
 	path      string                  // the container's cgroup path, "" when unknown
 	tree      []cgroup.MemorySnapshot // latest view: After, else Before
@@ -115,9 +165,60 @@ type diag struct {
 	mainAlive bool
 	limit     cgroup.Limit // effective: the container's, else the nearest ancestor's
 	peak      cgroup.Bytes
+	// laterUnnamed: kills after the report used left reports naming no
+	// cgroup, any of which may be this cgroup's latest.
+	laterUnnamed bool
+	// countersRead: the counters were compared before and after (or read
+	// once) and said something, kill or no kill.
+	countersSaid bool
 }
 
+// confirm applies the rule of the package documentation: a cause two
+// independent sources (a kernel report naming the cgroup, the cgroup's
+// counters) agree on is sure (0.97); when they disagree on whose limit or
+// whether the host ran out, neither is (at most 0.6); a cause resting on a
+// report that later rate-limited kills may have superseded is at most 0.85.
+func (d *diag) confirm() {
+	whose := []Cause{CauseContainerLimit, CauseAncestorLimit, CauseHostPressure, CauseDescendantKill}
+	var kern, cg []Cause
+	for _, c := range whose {
+		if d.srcs[c]&srcKernel != 0 {
+			kern = append(kern, c)
+		}
+		if d.srcs[c]&srcCgroup != 0 {
+			cg = append(cg, c)
+		}
+	}
+	for _, c := range whose {
+		if d.srcs[c] == srcKernel|srcCgroup {
+			r := d.scores[c]
+			r.Confidence = math.Max(r.Confidence, 0.97)
+			r.Explanation += " (the cgroup counters agree)"
+		}
+	}
+	if len(kern) > 0 && len(cg) > 0 && !slices.ContainsFunc(kern, func(c Cause) bool { return slices.Contains(cg, c) }) {
+		d.out.Conflicts = append(d.out.Conflicts, fmt.Sprintf("the kernel's report says %s, the cgroup counters say %s", kern[0], cg[0]))
+		for _, c := range append(kern, cg...) {
+			d.scores[c].Confidence = math.Min(d.scores[c].Confidence, 0.6)
+		}
+	}
+	if d.laterUnnamed {
+		for _, c := range kern {
+			if d.srcs[c] == srcKernel {
+				d.scores[c].Confidence = math.Min(d.scores[c].Confidence, 0.85)
+			}
+		}
+	}
+}
+
+// The independent sources of a cause.
+const (
+	srcKernel = 1 << iota // a kernel report naming the cgroup
+	srcCgroup             // the cgroup's counters
+)
+
 func (d *diag) add(c Cause, conf float64, why string) {
+	d.srcs[c] |= d.src
 	if r, ok := d.scores[c]; ok {
 		if conf > r.Confidence {
 			r.Confidence, r.Explanation = conf, why
@@ -137,8 +238,9 @@ func (d *diag) setup() {
 		d.tree = d.ev.Before
 	}
 	if len(d.tree) > 0 {
-		d.path = d.tree[0].Path
+		d.path = CleanPath(d.tree[0].Path)
 	}
+	d.out.Subject = d.path
 	if len(d.ev.Before) > 0 && len(d.ev.After) > 0 {
 		for i := range min(len(d.ev.Before), len(d.ev.After)) {
 			if delta, err := cgroup.Diff(d.ev.Before[i], d.ev.After[i]); err == nil {
@@ -185,17 +287,26 @@ func (d *diag) setup() {
 	}
 }
 
-// about reports whether a kernel report concerns this container.
+// about reports whether a kernel report concerns this container: how it
+// relates to the container's cgroup (Report.Relation), or, for a report
+// that names no cgroup, whether its victim is a pid known to have been in
+// it. With no cgroup known, every report is taken.
 func (d *diag) about(r Report) bool {
 	if d.path == "" {
 		return true
 	}
-	if r.TaskMemcg != "" {
-		return r.TaskMemcg == d.path || strings.HasPrefix(r.TaskMemcg, d.path+"/")
+	switch r.Relation(d.path) {
+	case RelationOwn, RelationAncestor, RelationDescendant, RelationGlobal:
+		return true
+	case RelationUnknown:
+		return d.tied(r)
 	}
-	if r.OOMMemcg != "" {
-		return r.OOMMemcg == d.path || strings.HasPrefix(r.OOMMemcg, d.path+"/")
-	}
+	return false
+}
+
+// tied reports whether a report's victim is the main pid or a pid known to
+// have been in the cgroup.
+func (d *diag) tied(r Report) bool {
 	return r.Victim.PID != 0 && (r.Victim.PID == d.ev.MainPID || slices.Contains(d.ev.PIDs, r.Victim.PID))
 }
 
@@ -220,21 +331,35 @@ func (d *diag) kernel() {
 			}
 		}
 		if len(later) > 0 {
+			d.laterUnnamed = true
 			d.out.Conflicts = append(d.out.Conflicts, fmt.Sprintf("%d later kill(s) (pid %s) left reports that the kernel's rate limit cut to their \"Killed process\" line, naming no cgroup: this cgroup's latest kill may be among them, and victim %d an earlier one",
 				len(later), strings.Join(later, ", "), r.Victim.PID))
 		}
 	}
 	d.out.VictimPID, d.out.VictimComm, d.out.OOMMemcg = r.Victim.PID, r.Victim.Comm, r.OOMMemcg
-	if !d.limit.Set() && r.Memcg.Known && r.Memcg.LimitKB > 0 && r.Memcg.LimitKB < 1<<50 {
+	d.out.KillCgroup = r.TaskMemcg
+	rel := RelationUnknown
+	if d.path != "" {
+		rel = r.Relation(d.path)
+	} else if !unnamed(r) {
+		rel = RelationOwn // no cgroup asked about: the report's own story
+		if r.Scope == ScopeGlobal {
+			rel = RelationGlobal
+		} else if r.OOMMemcg != "" && r.TaskMemcg != "" && pathRelation(CleanPath(r.OOMMemcg), CleanPath(r.TaskMemcg)) == 1 {
+			rel = RelationAncestor
+		}
+	}
+	d.out.Relation = rel
+	if rel == RelationOwn && !d.limit.Set() && r.Memcg.Known && r.Memcg.LimitKB > 0 && r.Memcg.LimitKB < 1<<50 {
 		d.limit = cgroup.LimitOf(cgroup.Bytes(r.Memcg.LimitKB * 1024)) // the limit that was hit, as the kernel printed it
 		d.out.LimitBytes = int64(d.limit.Bytes)
 	}
-	if d.peak == 0 && r.Memcg.Known {
+	if d.peak == 0 && r.Memcg.Known && rel != RelationDescendant {
 		d.peak = cgroup.Bytes(r.Memcg.UsageKB * 1024)
 	}
 	line := ""
 	for _, e := range r.Evidence {
-		if strings.HasPrefix(e, "oom-kill:") || strings.Contains(e, "Killed process") || strings.HasPrefix(e, "Task in ") {
+		if strings.HasPrefix(e, "oom-kill:") || strings.Contains(e, "Killed process") || strings.Contains(e, "killed as a result of limit of") {
 			line = e
 			break
 		}
@@ -242,26 +367,100 @@ func (d *diag) kernel() {
 	if len(d.reports) > 1 {
 		d.item("kernel", "", fmt.Sprintf("%d OOM kills in this cgroup in the kernel log; the latest is used", len(d.reports)), "")
 	}
-	switch {
-	case r.Scope == ScopeGlobal:
+	// A report naming the cgroup is one source (confReport); the counters
+	// or the engine agreeing make it two (see confirm). A report that names
+	// no cgroup, tied by a pid, says little about whose limit.
+	own := d.limitOf(d.path)
+	switch rel {
+	case RelationGlobal:
 		d.item("kernel", r.TaskMemcg, "the kernel killed "+victim(r)+" because the whole host ran out of memory (global OOM)", line)
-		d.add(CauseHostPressure, 0.95, "the kernel's report says global_oom: the host, not a cgroup limit, ran out of memory")
-	case r.OOMMemcg != "" && r.TaskMemcg != "" && r.OOMMemcg != r.TaskMemcg && strings.HasPrefix(r.TaskMemcg, r.OOMMemcg+"/"):
+		d.add(CauseHostPressure, confReport, "the kernel's report says global_oom: the host, not a cgroup limit, ran out of memory")
+	case RelationAncestor:
 		lim := d.limitOf(r.OOMMemcg)
-		if own := d.limitOf(r.TaskMemcg); own.Set() && lim.Set() && own.Bytes >= lim.Bytes {
+		if own.Set() && lim.Set() && own.Bytes >= lim.Bytes {
 			d.item("kernel", r.OOMMemcg, "the kernel charged the kill to the ancestor "+r.OOMMemcg+", whose limit equals or is below the container's own", line)
 			d.add(CauseContainerLimit, 0.8, "the ancestor's limit ("+lim.String()+") is no larger than the container's ("+own.String()+"): the container's own size is what ran out")
 			return
 		}
 		d.item("kernel", r.OOMMemcg, "the kernel killed "+victim(r)+" because the limit of the ancestor cgroup "+r.OOMMemcg+" was hit", line)
-		d.add(CauseAncestorLimit, 0.95, "the limit of "+r.OOMMemcg+describeLimit(lim)+", an ancestor shared with other cgroups, was hit")
-	case r.Scope == ScopeCgroup:
+		d.add(CauseAncestorLimit, confReport, "the limit of "+r.OOMMemcg+describeLimit(lim)+", an ancestor shared with other cgroups, was hit")
+	case RelationDescendant:
+		d.descendant(r, line)
+	case RelationOwn:
+		if own.Known && own.Unlimited {
+			// The kernel says this cgroup's limit was hit, but it has none now.
+			d.item("kernel", r.OOMMemcg, "the kernel's report names this cgroup's limit as hit"+usageLine(r)+", but the cgroup has no limit now", line)
+			d.out.Conflicts = append(d.out.Conflicts, "the kernel's report names this cgroup's limit as the one hit, but the cgroup has no limit now (removed or raised since the kill?)")
+			d.add(CauseUnknown, 0.3, "a kill at a limit this cgroup no longer has")
+			return
+		}
+		if r.OOMMemcg == "" {
+			// Only the victim's cgroup is named ("Memory cgroup out of
+			// memory" with no summary): a limit was hit, not said whose.
+			d.item("kernel", r.TaskMemcg, "the kernel killed "+victim(r)+", a task of this cgroup, at a memory cgroup limit", line)
+			if own.Set() || !own.Known {
+				d.add(CauseContainerLimit, 0.7, "the kernel killed a task of this cgroup at a cgroup limit; the report does not name the cgroup whose limit it was")
+			}
+			return
+		}
 		d.item("kernel", r.OOMMemcg, "the kernel killed "+victim(r)+" because this cgroup's limit was hit"+usageLine(r), line)
-		d.add(CauseContainerLimit, 0.95, "the kernel's report names this cgroup as the one whose limit was hit")
+		d.add(CauseContainerLimit, confReport, "the kernel's report names this cgroup as the one whose limit was hit")
 	default:
-		d.item("kernel", r.TaskMemcg, "the kernel's OOM killer killed "+victim(r), line)
-		d.add(CauseContainerLimit, 0.4, "the kernel killed a task of this container; the report does not say whose limit")
+		// Tied by a pid only: the report names no cgroup.
+		d.item("kernel", "", "the kernel's OOM killer killed "+victim(r)+", a pid known to be in this cgroup; the report names no cgroup (its header rate-limited away)", line)
+		conf := confUnnamed
+		if r.ScopeInferred {
+			conf -= 0.1
+		}
+		switch {
+		case r.Scope == ScopeGlobal:
+			d.add(CauseHostPressure, conf, "the kernel's report of this pid's kill says the host ran out; it names no cgroup")
+		case r.Scope == ScopeCgroup && (own.Set() || !own.Known):
+			d.add(CauseContainerLimit, conf, "the kernel killed a task of this container at a cgroup limit; the report does not say whose")
+		case r.Scope == ScopeCgroup:
+			d.add(CauseAncestorLimit, conf, "the kernel killed a task of this container at a cgroup limit; the container has none of its own, so an ancestor's")
+		default:
+			d.add(CauseUnknown, 0.3, "the kernel killed a task of this container; the report says neither whose limit nor whether the host ran out")
+		}
 	}
+}
+
+// Confidence of one source naming the cgroup, and of a report that names
+// none (tied by a pid). See the package documentation.
+const (
+	confReport  = 0.9
+	confUnnamed = 0.5
+)
+
+// descendant tells a kill below the subject as the descendant's own.
+func (d *diag) descendant(r Report, line string) {
+	task, limit := CleanPath(r.TaskMemcg), CleanPath(r.OOMMemcg)
+	dk := &DescendantKill{Cgroup: task, OOMMemcg: limit, Cause: CauseUnknown}
+	if r.Memcg.Known && r.Memcg.LimitKB > 0 && r.Memcg.LimitKB < 1<<50 {
+		dk.LimitBytes = int64(r.Memcg.LimitKB) * 1024
+	}
+	where := task
+	if where == "" {
+		where = limit
+	}
+	why := ""
+	switch {
+	case limit != "" && (task == "" || limit == task):
+		dk.Cause, why = CauseContainerLimit, "its own limit"
+		if task == "" {
+			dk.Cgroup = limit
+		}
+	case limit != "":
+		dk.Cause, why = CauseAncestorLimit, "the limit of "+limit+" (below this cgroup)"
+	default:
+		why = "a cgroup limit the report does not name"
+	}
+	if dk.LimitBytes > 0 {
+		why += " (" + cgroup.Bytes(dk.LimitBytes).String() + ")"
+	}
+	d.out.Descendant = dk
+	d.item("kernel", where, "the kernel killed "+victim(r)+" in the descendant cgroup "+where+" because "+why+" was hit", line)
+	d.add(CauseDescendantKill, confReport, "a task in the descendant cgroup "+where+" was OOM-killed at "+why+": that cgroup's kill, not this cgroup's own limit")
 }
 
 func victim(r Report) string {
@@ -318,10 +517,25 @@ func (d *diag) counters() {
 	}
 	if !kills.Known || kills.N == 0 {
 		if delta && kills.Known {
+			d.countersSaid = true
 			d.item("cgroup", c.Path, "oom_kill did not move "+what, "")
+		}
+		// v2 counts kills below the cgroup in its hierarchical oom_kill,
+		// not in memory.events.local: a kill in a descendant.
+		var below cgroup.Count
+		if delta && d.deltas[0].LocalEvents.OOMKill.Known {
+			below = d.deltas[0].Events.OOMKill
+		} else if !delta && c.LocalEvents.OOMKill.Known {
+			below = c.Events.OOMKill
+		}
+		if below.Known && below.N > 0 {
+			d.oomKilled = true
+			d.item("cgroup", c.Path, fmt.Sprintf("oom_kill rose by %d in the cgroups below it (memory.events), not in the cgroup itself (memory.events.local) %s", below.N, what), "")
+			d.add(CauseDescendantKill, conf, "a task in a cgroup below this one was OOM-killed (hierarchical oom_kill rose, the cgroup's own did not)")
 		}
 		return
 	}
+	d.countersSaid = true
 	d.oomKilled = true
 	d.item("cgroup", c.Path, fmt.Sprintf("oom_kill rose by %d %s", kills.N, what), "")
 	if ownHit.Known && ownHit.N > 0 && c.Limit.Set() {
@@ -345,8 +559,12 @@ func (d *diag) counters() {
 				// The ancestor's limit is no larger than the container's
 				// own: with a sibling's pages the kernel charges the pod
 				// first (seen on 6.1 with equal limits), but the container's
-				// own size is what ran out (as kernel() says).
+				// own size is what ran out (as kernel() says). A reading of
+				// the limits, not a second witness: it counts as no source.
+				src := d.src
+				d.src = 0
 				d.add(CauseContainerLimit, conf, "the ancestor "+a.Path+"'s limit ("+a.Limit.String()+") that was hit is no larger than the container's own ("+c.Limit.String()+"): the container's own size is what ran out")
+				d.src = src
 				return
 			}
 			if d.out.OOMMemcg == "" {
@@ -370,7 +588,10 @@ func (d *diag) counters() {
 	if !ownHit.Known || ownHit.N == 0 {
 		// Killed, and no limit on the way up was hit: the host ran out.
 		// v1 cannot tell (failcnt counts every hit, reclaim included).
-		c2 := 0.6
+		// v1 cannot tell: failcnt counts hits reclaim resolved, and stays 0
+		// at the limit when memory+swap is limited to it (docker's
+		// --memory-swap equal to --memory).
+		c2 := 0.45
 		if c.Version == cgroup.V2 {
 			c2 = 0.8
 		}
@@ -680,12 +901,46 @@ func (d *diag) conclude() {
 		return d.out.Causes[i].Cause < d.out.Causes[j].Cause
 	})
 	if len(d.out.Causes) == 0 {
-		d.out.Causes = []RankedCause{{Cause: CauseUnknown, Confidence: 0, Explanation: "no OOM evidence and no exit code: nothing to conclude"}}
+		d.out.Causes = []RankedCause{{Cause: CauseUnknown, Confidence: 0, Explanation: d.cannotTell()}}
 	}
 	d.out.Cause = d.out.Causes[0].Cause
 	d.out.Explanation = d.out.Causes[0].Explanation
+	switch {
+	case d.oomKilled:
+		d.out.Verdict = VerdictOOMKill
+	case d.out.Cause == CauseNotOOM:
+		d.out.Verdict = VerdictNotOOM
+	case d.out.Cause == CauseNoLimit || d.out.Cause == CauseLeak || d.out.Cause == CauseSwap:
+		d.out.Verdict = VerdictRisk
+	case d.countersSaid || d.ev.Container != nil && d.ev.Container.State != nil:
+		d.out.Verdict = VerdictNoKill
+	default:
+		d.out.Verdict = VerdictCannotTell
+	}
 	d.runawayRemedy()
 	for _, c := range d.out.Causes {
 		d.remedies(c.Cause)
 	}
+}
+
+// cannotTell says why nothing can be concluded: what was looked at and
+// found silent, and what could not be read.
+func (d *diag) cannotTell() string {
+	var looked []string
+	if d.path != "" || len(d.ev.Reports) > 0 || !slices.ContainsFunc(d.ev.Missing, func(m string) bool { return strings.HasPrefix(m, "kernel log") }) {
+		looked = append(looked, "no report for this cgroup in the kernel log since boot (or since the log was last cleared)")
+	}
+	switch {
+	case d.countersSaid:
+		looked = append(looked, "the cgroup's oom_kill did not move")
+	case len(d.tree) > 0:
+		looked = append(looked, "the counters were read once, with no kill in them")
+	default:
+		looked = append(looked, "no cgroup counters")
+	}
+	s := "cannot tell: " + strings.Join(looked, ", ")
+	if len(d.ev.Missing) > 0 {
+		s += "; not read: " + strings.Join(d.ev.Missing, "; ")
+	}
+	return s
 }

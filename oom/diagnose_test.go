@@ -267,3 +267,47 @@ func TestDiagnoseSamplesUsageOnly(t *testing.T) {
 	assert.InEpsilon(t, float64(60<<20), d.Leak.BytesPerHour, 0.01)
 	assert.Equal(t, 60, d.Leak.Samples)
 }
+
+// TestDiagnoseDescendantKill: issue 11's first case. A cgroup with no limit
+// whose child (limit 24 MiB) had a task killed: the kill is the child's,
+// with the child's own cause; the parent never gets container_limit, nor
+// the child's limit as its own.
+func TestDiagnoseDescendantKill(t *testing.T) {
+	parent, kid := "/oomkit/parent", "/oomkit/parent/kid"
+	r := oom.Report{Scope: oom.ScopeCgroup, OOMMemcg: kid, TaskMemcg: kid, Victim: oom.Task{PID: 41, Comm: "memhog"},
+		Memcg: oom.Counter{UsageKB: 24 << 10, LimitKB: 24 << 10, Known: true}}
+	for _, sp := range []string{parent, parent + "/", "oomkit/parent", "//oomkit//parent", "/oomkit/./parent"} {
+		tree := []cgroup.MemorySnapshot{{Path: sp, Version: cgroup.V1, Limit: cgroup.NoLimit()}, {Path: "/oomkit", Version: cgroup.V1, Limit: cgroup.NoLimit()}}
+		d := oom.Diagnose(oom.Evidence{After: tree, Reports: []oom.Report{r}})
+		assert.Equal(t, oom.CauseDescendantKill, d.Cause, sp)
+		assert.NotContains(t, causesOf(d), oom.CauseContainerLimit, sp)
+		assert.Equal(t, int64(0), d.LimitBytes, "the parent has no limit: %s", sp)
+		require.NotNil(t, d.Descendant, sp)
+		assert.Equal(t, kid, d.Descendant.Cgroup)
+		assert.Equal(t, oom.CauseContainerLimit, d.Descendant.Cause)
+		assert.Equal(t, int64(24<<20), d.Descendant.LimitBytes)
+		assert.Equal(t, oom.RelationDescendant, d.Relation)
+		assert.Equal(t, parent, d.Subject)
+		assert.Equal(t, oom.VerdictOOMKill, d.Verdict)
+		assert.Contains(t, d.Explanation, kid)
+	}
+}
+
+// TestDiagnoseHonestHeadlines: silence is "cannot tell", not "not killed";
+// a report about another cgroup is no evidence.
+func TestDiagnoseHonestHeadlines(t *testing.T) {
+	tree := []cgroup.MemorySnapshot{{Path: "/c", Version: cgroup.V1, Limit: cgroup.LimitOf(64 << 20)}}
+	d := oom.Diagnose(oom.Evidence{After: tree, Reports: []oom.Report{{Scope: oom.ScopeCgroup, OOMMemcg: "/other", TaskMemcg: "/other", Victim: oom.Task{PID: 3}}}})
+	assert.Equal(t, oom.VerdictCannotTell, d.Verdict)
+	assert.Equal(t, oom.CauseUnknown, d.Cause)
+	assert.Contains(t, d.Explanation, "cannot tell: no report for this cgroup in the kernel log")
+	assert.Zero(t, d.VictimPID)
+
+	before := []cgroup.MemorySnapshot{v2("/c", cgroup.LimitOf(64<<20), 0, 0)}
+	d = oom.Diagnose(oom.Evidence{Before: before, After: later(before, func([]cgroup.MemorySnapshot) {})})
+	assert.Equal(t, oom.VerdictNoKill, d.Verdict, "counters compared and unchanged: no kill")
+
+	d = oom.Diagnose(oom.Evidence{Before: before, After: later(before, func([]cgroup.MemorySnapshot) {}), ExitCode: ptr(137)})
+	assert.Equal(t, oom.VerdictNotOOM, d.Verdict)
+	assert.Equal(t, oom.CauseNotOOM, d.Cause)
+}

@@ -8,11 +8,18 @@ import (
 	"io"
 	"iter"
 	"time"
+
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
 )
 
 // DefaultMaxLineLength is the longest line the parser reads; longer lines
 // are skipped whole, never buffered without bound.
 const DefaultMaxLineLength = 8 << 10
+
+// wrapContext is how many lines before a line holding "kill" the fast
+// path keeps, for the pieces of a report line a terminal cut.
+const wrapContext = 8
 
 // reportGrace is how many lines after a kill the parser keeps a report open
 // for its oom_reaper line and group victims, when no new report starts.
@@ -69,8 +76,19 @@ type Parser struct {
 	cur     *Report
 	st      reportState
 	ready   []Report
-	skipped int // lines skipped for length
+	held    *Report // a victim-only report whose scope the next report may tell
+	skipped int     // lines skipped for length
+	enc     string  // "utf-8", "utf-16le" or "utf-16be"
 	err     error
+
+	// wrap is the last line that may go on on the next one: a report line, or
+	// a line holding "kill" that started nothing (a terminal or a mailer may
+	// have cut it). wrapKind is what it was read as; wrapPre its prefix.
+	wrap     []byte
+	wrapKind lineKind
+	wrapPre  prefix
+	wrapLive bool
+	joined   []byte
 }
 
 // reportState is what the parser knows of the open report.
@@ -81,6 +99,7 @@ type reportState struct {
 	cols                    [16]column
 	ncols                   int
 	inStats                 bool
+	taskIn                  bool  // a "Task in ... killed as a result of limit of" line was read
 	hint                    Scope // from the kill line's prefix or the selected line
 }
 
@@ -109,9 +128,72 @@ func NewParser(r io.Reader, opts ...ParserOption) (*Parser, error) {
 			return nil, err
 		}
 	}
-	p.r = bufio.NewReaderSize(r, max(p.maxLine, 64<<10))
+	br := bufio.NewReaderSize(r, max(p.maxLine, 64<<10))
+	enc, err := sniffEncoding(br)
+	if err != nil {
+		return nil, err
+	}
+	p.enc = enc
+	switch enc {
+	case "utf-16le", "utf-16be":
+		endian, bom := unicode.LittleEndian, unicode.IgnoreBOM
+		if enc == "utf-16be" {
+			endian = unicode.BigEndian
+		}
+		if head, _ := br.Peek(2); len(head) == 2 && (head[0] == 0xff && head[1] == 0xfe || head[0] == 0xfe && head[1] == 0xff) {
+			bom = unicode.ExpectBOM
+		}
+		br = bufio.NewReaderSize(transform.NewReader(br, unicode.UTF16(endian, bom).NewDecoder()), max(p.maxLine, 64<<10))
+	}
+	p.r = br
 	return p, nil
 }
+
+// ErrUnsupportedEncoding is returned for a log in an encoding the parser
+// does not read (UTF-32, or bytes that are mostly NULs).
+var ErrUnsupportedEncoding = errors.New("oom: unsupported text encoding")
+
+// sniffEncoding tells UTF-16 from ASCII-compatible text by a byte order mark
+// or, failing that, by where the NUL bytes of the first 256 bytes fall (a
+// kernel log is ASCII text, so UTF-16 puts a NUL beside every character).
+func sniffEncoding(br *bufio.Reader) (string, error) {
+	head, _ := br.Peek(256)
+	switch {
+	case len(head) >= 4 && (bytes.HasPrefix(head, []byte{0xff, 0xfe, 0, 0}) || bytes.HasPrefix(head, []byte{0, 0, 0xfe, 0xff})):
+		return "", fmt.Errorf("%w: UTF-32 (byte order mark %x)", ErrUnsupportedEncoding, head[:4])
+	case len(head) >= 2 && head[0] == 0xff && head[1] == 0xfe:
+		return "utf-16le", nil
+	case len(head) >= 2 && head[0] == 0xfe && head[1] == 0xff:
+		return "utf-16be", nil
+	}
+	n := len(head) &^ 1
+	if n < 4 {
+		return "utf-8", nil
+	}
+	var even, odd int
+	for i := 0; i < n; i += 2 {
+		if head[i] == 0 {
+			even++
+		}
+		if head[i+1] == 0 {
+			odd++
+		}
+	}
+	half := n / 2
+	switch {
+	case odd*10 >= half*9 && even*10 < half:
+		return "utf-16le", nil
+	case even*10 >= half*9 && odd*10 < half:
+		return "utf-16be", nil
+	case even+odd > half:
+		return "", fmt.Errorf("%w: %d of the first %d bytes are NUL", ErrUnsupportedEncoding, even+odd, n)
+	}
+	return "utf-8", nil
+}
+
+// Encoding returns the encoding the parser found: "utf-8" (which also
+// stands for ASCII and Latin-1 text), "utf-16le" or "utf-16be".
+func (p *Parser) Encoding() string { return p.enc }
 
 // ParseAll reads r to the end and returns every report in it.
 func ParseAll(r io.Reader, opts ...ParserOption) ([]Report, error) {
@@ -197,6 +279,11 @@ func (p *Parser) Flush() (Report, bool) {
 		return rep, true
 	}
 	if p.cur == nil {
+		if p.held != nil {
+			p.ready = append(p.ready, *p.held)
+			p.held = nil
+			return p.Flush()
+		}
 		return Report{}, false
 	}
 	p.finish()
@@ -209,7 +296,7 @@ func (p *Parser) Flush() (Report, bool) {
 // cannot start one.
 func (p *Parser) readLine() ([]byte, error) {
 	for {
-		if p.cur == nil {
+		if p.cur == nil && !p.wrapLive {
 			p.skipUnrelated()
 		}
 		line, err := p.r.ReadSlice('\n')
@@ -263,7 +350,16 @@ func (p *Parser) skipUnrelated() {
 		_, _ = p.r.Discard(last + 1)
 		return
 	}
-	_, _ = p.r.Discard(bytes.LastIndexByte(region[:hit], '\n') + 1)
+	// Keep a few lines before the hit too: a terminal may have cut a long
+	// report line (a "Task in" line with two long paths) before the word.
+	start := bytes.LastIndexByte(region[:hit], '\n') + 1
+	for range wrapContext {
+		if start == 0 {
+			break
+		}
+		start = bytes.LastIndexByte(region[:start-1], '\n') + 1
+	}
+	_, _ = p.r.Discard(start)
 }
 
 var (
@@ -273,26 +369,164 @@ var (
 	// logs, which makes the search fast.
 	kwKill   = []byte("kill")
 	kwKillUp = []byte("Kill")
+	// kwEmory is in "Out of memory: " and "Memory cgroup out of memory: ",
+	// which a terminal may have cut from the "Kill..." that follows.
+	kwEmory = []byte("emory")
 )
 
 // line handles one raw line.
 func (p *Parser) line(raw []byte) {
-	if p.cur == nil {
+	if p.cur == nil && !p.wrapLive {
 		// Fast path: a line outside a report matters only if it can start
-		// one, and every such line holds one of two words.
-		if !bytes.Contains(raw, kwKill) && !bytes.Contains(raw, kwKillUp) {
+		// one, and every such line holds one of two words (or, cut by a
+		// terminal before "killed", begins a "Task in" line).
+		if !bytes.Contains(raw, kwKill) && !bytes.Contains(raw, kwKillUp) && !bytes.Contains(raw, pTaskIn) && !bytes.Contains(raw, kwEmory) {
 			return
 		}
 	}
 	pre := p.prefix(raw)
-	msg := pre.msg
-	kind := classify(msg)
+	kind := classify(pre.msg)
+	if p.wrapLive {
+		p.wrapLive = false
+		if len(p.wrap)+len(pre.rest) <= p.maxLine && p.continues(pre, kind) {
+			p.joined = append(append(p.joined[:0], p.wrap...), pre.rest...)
+			if p.wrapKind != lineOther {
+				p.rehandle(p.joined)
+				return
+			}
+			// a line cut before the words that say what it is
+			if k := classify(p.joined); k != lineOther {
+				p.handle(p.wrapPre, p.joined, k)
+				return
+			}
+			if kind == lineOther && opens(p.joined) {
+				p.keepWrap(p.wrapPre, p.joined, lineOther)
+				return
+			}
+		}
+	}
+	p.handle(pre, pre.msg, kind)
+}
+
+// continues reports whether a line with this prefix can be the rest of the
+// line kept in p.wrap: it has no log prefix of its own, and the kept line
+// is visibly incomplete, or is a "Task in" line going on with a path, or
+// was cut before its telling words (then the joined line must be one the
+// parser knows).
+func (p *Parser) continues(pre prefix, kind lineKind) bool {
+	if pre.found || len(pre.msg) == 0 {
+		return false
+	}
+	if kind != lineOther {
+		// "Memory cgroup " + "out of memory: Kill process ...": a known
+		// line may be the rest of a piece that begins like a report line.
+		return p.wrapKind == lineOther && cutOpener(p.wrap)
+	}
+	if startsLikeReport(pre.msg) {
+		return false // a line of its own, itself cut short
+	}
+	switch p.wrapKind {
+	case lineOther:
+		return true
+	case lineTaskIn:
+		return incomplete(p.wrapKind, p.wrap) || !bytes.ContainsAny(pre.rest, " \t") && bytes.ContainsFunc(pre.rest, isAlnum)
+	}
+	return incomplete(p.wrapKind, p.wrap)
+}
+
+// keepWrap remembers a line that may continue on the next one.
+func (p *Parser) keepWrap(pre prefix, msg []byte, kind lineKind) {
+	if len(msg) > p.maxLine {
+		return
+	}
+	p.wrap = append(p.wrap[:0], msg...)
+	p.wrapPre, p.wrapKind, p.wrapLive = pre, kind, true
+}
+
+// rehandle parses again, whole, a report line that went on on the next
+// raw line.
+func (p *Parser) rehandle(msg []byte) {
+	if p.cur == nil {
+		p.handle(p.wrapPre, msg, p.wrapKind) // the first piece told too little to start a report
+		return
+	}
+	switch p.wrapKind {
+	case lineHeader:
+		p.cur.Invoker = Invoker{PID: p.cur.Invoker.PID}
+		parseHeader(msg, &p.cur.Invoker)
+	case lineSummary, lineSummaryPiece:
+		parseSummary(msg, p.cur)
+	case lineSelected:
+		p.cur.Selected = parseSelected(msg, &p.st.hint)
+	case lineKilled:
+		var t Task
+		if hint := parseKilled(msg, &t); hint != ScopeUnknown {
+			p.st.hint = hint
+		}
+		if !p.st.victim || t.PID != p.cur.Victim.PID {
+			p.handle(p.wrapPre, msg, lineKilled)
+			return
+		}
+		p.cur.Victim = t
+	case lineTaskIn:
+		p.cur.TaskMemcg, p.cur.OOMMemcg = "", ""
+		parseTaskIn(msg, p.cur)
+	case lineCounter:
+		parseCounterLine(msg, p.cur)
+	default:
+		return
+	}
+	if n := len(p.cur.Evidence); n > 0 {
+		p.cur.Evidence[n-1] = string(msg)
+	}
+	p.keepWrap(p.wrapPre, msg, p.wrapKind)
+}
+
+// incomplete reports whether a report line of this kind stops before its
+// last field: cut by a terminal or a mailer.
+func incomplete(kind lineKind, msg []byte) bool {
+	has := func(s string) bool { return bytes.Contains(msg, []byte(s)) }
+	switch kind {
+	case lineHeader:
+		return !has("oom_score_adj=") && !has("oomkilladj=") || bytes.HasSuffix(msg, []byte("="))
+	case lineSummary, lineSummaryPiece:
+		return !has(",uid=") || bytes.HasSuffix(msg, []byte("="))
+	case lineKilled:
+		return !has("file-rss:") || has("UID:") && !has("oom_score_adj:") || bytes.HasSuffix(msg, []byte(":"))
+	case lineSelected:
+		return !has("sacrifice child")
+	case lineTaskIn:
+		return bytes.HasSuffix(msg, pAsResult[:len(pAsResult)-1]) || bytes.HasSuffix(msg, pAsResult)
+	case lineCounter:
+		return !has("failcnt ") || bytes.HasSuffix(msg, []byte("failcnt"))
+	}
+	return false
+}
+
+// handle handles one message of the given kind.
+func (p *Parser) handle(pre prefix, msg []byte, kind lineKind) {
+	if kind == lineOther {
+		// in a report only a line that begins like a report line may have
+		// been cut; outside one, any line with "kill" (it got here for it)
+		if startsLikeReport(msg) || p.cur == nil && opens(msg) {
+			p.keepWrap(pre, msg, kind)
+		}
+	}
 	if p.cur == nil && !kind.starts() {
 		return
 	}
 	if p.cur != nil && p.st.victim {
 		p.st.sinceKill++
 	}
+	p.handleKind(pre, msg, kind)
+	switch kind {
+	case lineHeader, lineSummary, lineSummaryPiece, lineSelected, lineKilled, lineTaskIn, lineCounter:
+		p.keepWrap(pre, msg, kind) // it may go on on the next raw line
+	}
+}
+
+// handleKind applies one line of a known kind to the open report.
+func (p *Parser) handleKind(pre prefix, msg []byte, kind lineKind) {
 	switch kind {
 	case lineHeader:
 		p.finish()
@@ -301,7 +535,7 @@ func (p *Parser) line(raw []byte) {
 		parseHeader(msg, &p.cur.Invoker)
 		p.evidence(msg)
 	case lineSummary, lineSummaryPiece:
-		if p.cur == nil || (kind == lineSummary && (p.st.summary || p.st.victim)) {
+		if p.cur == nil || (kind == lineSummary && (p.st.summary || p.st.victim && !summaryOf(msg, p.cur.Victim.PID))) {
 			p.finish()
 			p.begin(pre)
 		}
@@ -331,7 +565,11 @@ func (p *Parser) line(raw []byte) {
 				p.finish()
 				p.begin(pre)
 			}
+			comm := p.cur.Victim.Comm
 			p.cur.Victim = t
+			if t.Comm == "" && p.cur.Victim.PID == t.PID {
+				p.cur.Victim.Comm = comm // cut inside the comm: the summary named it
+			}
 			p.st.victim, p.st.sinceKill = true, 0
 			if hint != ScopeUnknown {
 				p.st.hint = hint
@@ -360,6 +598,11 @@ func (p *Parser) line(raw []byte) {
 		}
 		p.evidence(msg)
 	case lineTaskIn:
+		if p.cur == nil || p.st.victim || p.st.taskIn {
+			p.finish()
+			p.begin(pre)
+		}
+		p.st.taskIn = true
 		parseTaskIn(msg, p.cur)
 		p.st.hint = ScopeCgroup
 		p.evidence(msg)
@@ -370,6 +613,7 @@ func (p *Parser) line(raw []byte) {
 		if p.cur.Invoker.PID == 0 {
 			p.cur.Invoker.PID = parseCPULine(msg)
 		}
+		p.st.sinceKill = min(p.st.sinceKill, 0)
 	case lineStats:
 		p.st.inStats = true
 	case lineTableHeader:
@@ -403,7 +647,10 @@ func (p *Parser) finish() {
 		return
 	}
 	r := p.cur
+	p.cur = nil
 	switch {
+	case r.OOMMemcg == "/":
+		r.Scope = ScopeGlobal // the root has no limit: the host ran out
 	case r.OOMMemcg != "":
 		r.Scope = ScopeCgroup
 	case r.Scope == ScopeGlobal:
@@ -414,11 +661,42 @@ func (p *Parser) finish() {
 	case r.Constraint != "":
 		r.Scope = ScopeGlobal
 	}
-	if r.Scope == ScopeCgroup && r.Victim.PID == 0 && r.Memcg.Known && r.Memcg.UsageKB < r.Memcg.LimitKB {
+	if r.Scope == ScopeCgroup && r.Victim.PID == 0 && !p.st.taskIn && r.Memcg.Known && r.Memcg.UsageKB < r.Memcg.LimitKB {
 		r.Scope = ScopeUnknown
 	}
+	bare := r.Scope == ScopeUnknown && r.Victim.PID != 0 && !p.st.header && !p.st.summary && r.TaskMemcg == "" && r.Selected == nil
+	if h := p.held; h != nil {
+		p.held = nil
+		if stormOf(h, r, p.st.header) {
+			h.Scope, h.ScopeInferred = r.Scope, true
+		}
+		p.ready = append(p.ready, *h)
+	}
+	if bare && (r.Uptime != 0 || !r.Time.IsZero()) {
+		p.held = r // the next kill, a moment later, may tell its scope
+		return
+	}
 	p.ready = append(p.ready, *r)
-	p.cur = nil
+}
+
+// stormOf reports whether next, a kill logged in the same second on the
+// same host right after held with no report header between them, tells
+// held's scope: in a storm of kills the kernel rate-limits the report
+// headers, and the first kill logged may have lost the line that said
+// whose limit was hit.
+func stormOf(held, next *Report, nextHeader bool) bool {
+	if nextHeader || next.Scope == ScopeUnknown || next.Victim.PID == 0 || held.Host != next.Host {
+		return false
+	}
+	if held.Uptime != 0 && next.Uptime != 0 {
+		d := next.Uptime - held.Uptime
+		return d >= 0 && d <= time.Second
+	}
+	if !held.Time.IsZero() && !next.Time.IsZero() {
+		d := next.Time.Sub(held.Time)
+		return d >= 0 && d <= time.Second
+	}
+	return false
 }
 
 func (p *Parser) evidence(msg []byte) {
@@ -453,4 +731,8 @@ func addRow(r *Report, row TaskRow) {
 	for i := len(r.Tasks) - 1; i > 0 && r.Tasks[i].RSSPages > r.Tasks[i-1].RSSPages; i-- {
 		r.Tasks[i], r.Tasks[i-1] = r.Tasks[i-1], r.Tasks[i]
 	}
+}
+
+func isAlnum(r rune) bool {
+	return r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
 }

@@ -2,6 +2,7 @@ package oom
 
 import (
 	"bytes"
+	"strconv"
 	"time"
 )
 
@@ -11,46 +12,131 @@ type prefix struct {
 	wall   time.Time
 	uptime time.Duration
 	host   string
+	found  bool   // a log prefix (stamp, syslog, kmsg) was stripped
+	rest   []byte // what follows the quote marks and log prefix, blanks kept
 }
 
-// prefix strips the known prefixes: /dev/kmsg "pri,seq,usec,flags;",
-// syslog/journal "Mar  3 12:00:01 host kernel: " (or an RFC 3339 stamp),
-// then dmesg's "[  123.456789] " or dmesg -T's "[Tue Mar  3 12:00:01 2026] ".
-// Leading blanks of what is left are dropped (journald indents the
-// continuation lines of multi-line messages).
+// prefix strips the known prefixes: quote marks of mail and issue
+// trackers ("> ", "| "), /dev/kmsg "pri,seq,usec,flags;", syslog/journal
+// "Mar  3 12:00:01 host kernel: " (or an RFC 3339 stamp, or any line that
+// names "kernel:" after a month or a date), then dmesg's "[  123.456789] ",
+// dmesg -T's "[Tue Mar  3 12:00:01 2026] ", dmesg --human's "[  +0.000003] "
+// and "[Oct28 16:58] ", and a dmesg stamp behind a foreign prefix (a test
+// driver's "vm # ", a hypervisor's "Guest: <6>", a stamp cut to
+// "123.456] "). Leading blanks of what is left are dropped (journald
+// indents the continuation lines of multi-line messages). pre.found says
+// whether any prefix was there.
 func (p *Parser) prefix(b []byte) prefix {
 	var pre prefix
+	b = cutQuote(b)
 	if len(b) > 0 && isDigit(b[0]) {
 		if rest, us, ok := cutKmsg(b); ok {
 			pre.uptime = time.Duration(us) * time.Microsecond
-			pre.msg = rest
+			pre.msg, pre.rest = rest, rest
+			pre.found = true
 			return pre
 		}
 		if rest, t, host, ok := p.cutISO(b); ok {
 			pre.wall, pre.host, b = t, host, rest
+			pre.found = true
 		}
 	} else if rest, t, host, ok := p.cutSyslog(b); ok {
 		pre.wall, pre.host, b = t, host, rest
+		pre.found = true
+	}
+	if !pre.found {
+		if rest, ok := cutKernelTag(b); ok {
+			b, pre.found = rest, true
+		}
 	}
 	if len(b) > 0 && b[0] == '[' {
 		if end := bytes.IndexByte(b[:min(len(b), 64)], ']'); end > 0 {
 			inner := b[1:end]
 			if us, ok := parseUptime(inner); ok {
 				pre.uptime = us
-				b = b[end+1:]
+				b, pre.found = b[end+1:], true
 			} else if t, ok := p.parseCtime(inner); ok {
 				pre.wall = t
-				b = b[end+1:]
+				b, pre.found = b[end+1:], true
 			} else if looksLikeStamp(inner) {
-				b = b[end+1:] // a localised dmesg -T stamp
+				b, pre.found = b[end+1:], true // a localised or relative stamp
 			}
 		}
+	} else if rest, us, ok := cutEmbeddedStamp(b); ok {
+		pre.uptime = us
+		b, pre.found = rest, true
 	}
+	pre.rest = b
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
 		b = b[1:]
 	}
 	pre.msg = b
 	return pre
+}
+
+// cutQuote strips the quote marks a mail reply or an issue tracker puts
+// before pasted lines: any run of '>' and '|', each maybe followed by a
+// blank.
+func cutQuote(b []byte) []byte {
+	i := 0
+	for i < len(b) && (b[i] == '>' || b[i] == '|') {
+		i++
+		if i < len(b) && b[i] == ' ' {
+			i++
+		}
+	}
+	return b[i:]
+}
+
+// cutKernelTag strips a syslog-like prefix the strict forms miss ("Feb 4
+// 16:15:15 kernel: " with no host, "Aug 30 06:58:55.050705 ... kernel: "
+// with the host elided): a line that starts with a month name or a digit
+// and holds "kernel: " in its first 96 bytes.
+func cutKernelTag(b []byte) ([]byte, bool) {
+	if len(b) < 8 || !isDigit(b[0]) && (b[0] < 'A' || b[0] > 'Z') {
+		return nil, false
+	}
+	if _, ok := monthOf(b[:3]); !ok && !isDigit(b[0]) {
+		return nil, false
+	}
+	i := bytes.Index(b[:min(len(b), 96)], []byte(" kernel: "))
+	if i < 0 {
+		return nil, false
+	}
+	return b[i+len(" kernel: "):], true
+}
+
+// cutEmbeddedStamp finds a dmesg stamp "[  123.456789] " behind a foreign
+// prefix in the first 112 bytes, or a stamp cut to "123.456789] " at the
+// start, and returns what follows it. A bracket after the words that open
+// a kernel message ("process", "invoked") is part of the message.
+func cutEmbeddedStamp(b []byte) ([]byte, time.Duration, bool) {
+	head := b[:min(len(b), 112)]
+	if len(head) > 0 && isDigit(head[0]) {
+		if end := bytes.IndexByte(head, ']'); end > 0 {
+			if us, ok := parseUptime(head[:end]); ok {
+				return b[end+1:], us, true
+			}
+		}
+		return nil, 0, false
+	}
+	open := bytes.IndexByte(head, '[')
+	if open < 0 {
+		return nil, 0, false
+	}
+	before := head[:open]
+	if bytes.Contains(before, []byte("process")) || bytes.Contains(before, []byte("invoked")) || bytes.Contains(before, []byte("oom")) {
+		return nil, 0, false
+	}
+	end := bytes.IndexByte(head[open:], ']')
+	if end < 0 {
+		return nil, 0, false
+	}
+	us, ok := parseUptime(head[open+1 : open+end])
+	if !ok {
+		return nil, 0, false
+	}
+	return b[open+end+1:], us, true
 }
 
 // cutKmsg strips a /dev/kmsg record prefix "6,1234,5678901,-;" and returns
@@ -191,10 +277,30 @@ func (p *Parser) parseCtime(b []byte) (time.Time, bool) {
 	return t, err == nil
 }
 
-// looksLikeStamp reports a bracketed time in a form we cannot read (a
-// localised dmesg -T): it holds digits and colons.
+// looksLikeStamp reports a bracketed time in a form we cannot read: a
+// localised dmesg -T (digits and two colons), dmesg --human's relative
+// "+0.000003" or its "Oct28 16:58". A task-table pid ("  1957") or header
+// ("  pid  ") has no '.', ':' or '+'.
 func looksLikeStamp(b []byte) bool {
-	return bytes.Count(b, []byte(":")) == 2 && len(b) < 48
+	if len(b) >= 48 {
+		return false
+	}
+	if bytes.Count(b, []byte(":")) == 2 {
+		return true
+	}
+	digit, mark := false, false
+	for _, c := range b {
+		switch {
+		case isDigit(c):
+			digit = true
+		case c == '.' || c == ':' || c == '+':
+			mark = true
+		case c == ' ' || c == '-' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z':
+		default:
+			return false
+		}
+	}
+	return digit && mark
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
@@ -263,7 +369,7 @@ const (
 // starts reports whether a line of this kind can begin a report.
 func (k lineKind) starts() bool {
 	switch k {
-	case lineHeader, lineSummary, lineSelected, lineKilled, lineGroup, lineExiting:
+	case lineHeader, lineSummary, lineSelected, lineKilled, lineGroup, lineExiting, lineTaskIn:
 		return true
 	}
 	return false
@@ -284,6 +390,8 @@ var (
 	pAsResult  = []byte(" killed as a result of limit of ")
 	pCPU       = []byte("CPU: ")
 	pPID       = []byte(" PID: ")
+	pPid       = []byte("Pid: ")
+	pPidComm   = []byte(", comm: ")
 	pStats     = []byte("Memory cgroup stats for ")
 )
 
@@ -331,6 +439,14 @@ func classify(msg []byte) lineKind {
 	case 'M':
 		if bytes.HasPrefix(msg, pStats) {
 			return lineStats
+		}
+	case 'P':
+		if bytes.HasPrefix(msg, pPid) && bytes.Contains(msg, pPidComm) {
+			return lineCPU // 2.6.32: "Pid: 14043, comm: mysqld Not tainted ..."
+		}
+	case '/':
+		if bytes.Contains(msg, pAsResult) {
+			return lineTaskIn // "Task in " lost when the line was quoted
 		}
 	}
 	if bytes.Contains(msg, pInvoked) {
@@ -385,11 +501,28 @@ func parseHeader(msg []byte, inv *Invoker) {
 	}
 }
 
-// parseCPULine reads the pid of "CPU: 1 UID: 0 PID: 17020 Comm: memhog ...".
+// parseCPULine reads the pid of "CPU: 1 UID: 0 PID: 17020 Comm: memhog ..."
+// or 2.6.32's "Pid: 14043, comm: mysqld ...".
 func parseCPULine(msg []byte) int {
+	if bytes.HasPrefix(msg, pPid) {
+		n, _, _ := leadingInt(msg[len(pPid):])
+		return n
+	}
 	i := bytes.Index(msg, pPID)
 	n, _, _ := leadingInt(msg[i+len(pPID):])
 	return n
+}
+
+// summaryOf reports whether the summary line msg names pid as its victim:
+// a journal export that orders lines of equal stamps by their text puts
+// the "oom-kill:" summary after the "Killed process" line it belongs to.
+func summaryOf(msg []byte, pid int) bool {
+	i := bytes.LastIndex(msg, []byte(",pid="))
+	if i < 0 || pid == 0 {
+		return false
+	}
+	n, _, ok := leadingInt(msg[i+len(",pid="):])
+	return ok && n == pid
 }
 
 // parseSummary reads the 5.0+ summary "oom-kill:constraint=CONSTRAINT_MEMCG,
@@ -447,6 +580,45 @@ func scopeHint(prefix []byte) Scope {
 	return ScopeUnknown
 }
 
+// opens reports whether a line that is no report line may be one cut
+// before its telling words by a terminal or a mailer: it holds "kill", or
+// begins the way a report line begins.
+func opens(msg []byte) bool {
+	return startsLikeReport(msg) || bytes.Contains(msg, kwKill) || bytes.Contains(msg, kwKillUp)
+}
+
+// startsLikeReport reports whether msg begins the way a report line
+// begins, or is the beginning of such a line.
+func startsLikeReport(msg []byte) bool {
+	if len(msg) < 3 {
+		return false
+	}
+	switch msg[0] {
+	case 'T', 'O', 'M', 'o', 'm', 'K':
+	default:
+		return false
+	}
+	for _, o := range openers {
+		if bytes.HasPrefix(msg, o[:min(len(o), len(msg))]) {
+			return true
+		}
+	}
+	return false
+}
+
+// cutOpener reports whether msg is the beginning of a report line's
+// opening words and no more ("Memory cgroup ", "Out of mem").
+func cutOpener(msg []byte) bool {
+	for _, o := range openers {
+		if len(msg) >= 3 && len(msg) < len(o) && bytes.HasPrefix(o, msg) {
+			return true
+		}
+	}
+	return false
+}
+
+var openers = [...][]byte{pKilled, pKill, pTaskIn, []byte("Out of memory: "), []byte("Memory cgroup out of memory: "), pSummary, pReaper, counterPrefixes[0], counterPrefixes[1]}
+
 // pidComm reads "N (comm)" where comm ends at the last occurrence of end
 // (or, when end is missing, at the last parenthesis). It returns what
 // follows and whether end was found.
@@ -471,7 +643,16 @@ func pidComm(b []byte, end []byte) (int, string, []byte, bool) {
 func parseKilled(msg []byte, t *Task) Scope {
 	i := bytes.Index(msg, pKilled)
 	hint := scopeHint(msg[:i])
-	pid, comm, rest, found := pidComm(msg[i+len(pKilled):], []byte(") total-vm:"))
+	b := msg[i+len(pKilled):]
+	if pid, rest, ok := leadingInt(b); ok && bytes.HasPrefix(rest, []byte(", UID ")) {
+		// 2.6.32 (RHEL 6): "Killed process 11726, UID 498, (mysqld) total-vm:..."
+		uid, rest, ok := leadingInt(rest[len(", UID "):])
+		if ok && bytes.HasPrefix(rest, []byte(", (")) {
+			t.UID, t.UIDKnown = uid, true
+			b = append(strconv.AppendInt(make([]byte, 0, 24+len(rest)), int64(pid), 10), rest[1:]...)
+		}
+	}
+	pid, comm, rest, found := pidComm(b, []byte(") total-vm:"))
 	t.PID, t.Comm = pid, comm
 	if found {
 		var tv []byte
@@ -568,7 +749,7 @@ func parseExiting(msg []byte) (int, bool) {
 // parseTaskIn reads the pre-5.0 "Task in /a killed as a result of limit of
 // /b".
 func parseTaskIn(msg []byte, r *Report) {
-	rest := msg[len(pTaskIn):]
+	rest := bytes.TrimPrefix(msg, pTaskIn)
 	j := bytes.Index(rest, pAsResult)
 	if r.TaskMemcg == "" {
 		r.TaskMemcg = string(rest[:j])

@@ -2,7 +2,10 @@ package oom_test
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -276,4 +279,87 @@ func TestSharedCorpus(t *testing.T) {
 		checked++
 	}
 	assert.Positive(t, checked)
+}
+
+// TestUTF16 reads the two logs of testdata saved as UTF-16 (converted from
+// real reports, see SOURCES.md): with a byte order mark, and without one
+// (found by where the NULs fall). They must give exactly the reports of
+// the UTF-8 originals.
+func TestUTF16(t *testing.T) {
+	for conv, orig := range map[string]string{
+		"stress-ng-177-converted-utf16le-bom.log.utf16":       "stress-ng-177-5.x-global-session-scope.log",
+		"plumbr-blog-2014-converted-utf16be-no-bom.log.utf16": "plumbr-blog-2014-kern-log-global.log",
+	} {
+		t.Run(conv, func(t *testing.T) {
+			read := func(name string) ([]oom.Report, string) {
+				f, err := os.Open(filepath.Join("testdata", "kernel", name))
+				require.NoError(t, err)
+				defer f.Close()
+				p, err := oom.NewParser(f, oom.WithYear(2020))
+				require.NoError(t, err)
+				var rs []oom.Report
+				for {
+					r, err := p.Next()
+					if errors.Is(err, io.EOF) {
+						return rs, p.Encoding()
+					}
+					require.NoError(t, err)
+					rs = append(rs, r)
+				}
+			}
+			got, enc := read(conv)
+			want, encWant := read(orig)
+			assert.Equal(t, "utf-8", encWant)
+			assert.Contains(t, []string{"utf-16le", "utf-16be"}, enc)
+			require.NotEmpty(t, want)
+			assert.Equal(t, want, got)
+		})
+	}
+	t.Run("UTF-32 is refused by name", func(t *testing.T) {
+		_, err := oom.ParseAll(bytes.NewReader([]byte{0xff, 0xfe, 0, 0, 'K', 0, 0, 0}))
+		require.ErrorIs(t, err, oom.ErrUnsupportedEncoding)
+		assert.Contains(t, err.Error(), "UTF-32")
+	})
+	t.Run("mostly NULs is refused, not read as no kill", func(t *testing.T) {
+		_, err := oom.ParseAll(bytes.NewReader(make([]byte, 300)))
+		require.ErrorIs(t, err, oom.ErrUnsupportedEncoding)
+	})
+}
+
+// TestJournalReorder: a journal export that sorts lines of equal stamps
+// puts the "oom-kill:" summary after the "Killed process" line. The lines
+// of a real report (matrixone #6527, testdata) swapped that way must give
+// the same single report.
+func TestJournalReorder(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "kernel", "matrixone-6527-global-user-slice-shell-prompt.log"))
+	require.NoError(t, err)
+	lines := strings.Split(string(data), "\n")
+	var sum, kill int
+	for i, l := range lines {
+		if strings.Contains(l, "oom-kill:") {
+			sum = i
+		}
+		if strings.Contains(l, "Killed process") {
+			kill = i
+		}
+	}
+	require.Equal(t, sum+1, kill)
+	lines[sum], lines[kill] = lines[kill], lines[sum]
+	want := parse(t, string(data))
+	got := parse(t, strings.Join(lines, "\n"))
+	require.Len(t, want, 1)
+	require.Len(t, got, 1)
+	assert.Equal(t, want[0].Victim, got[0].Victim)
+	assert.Equal(t, want[0].Scope, got[0].Scope)
+	assert.Equal(t, want[0].TaskMemcg, got[0].TaskMemcg)
+	assert.Equal(t, "/user.slice/user-1028.slice/session-414.scope", got[0].TaskMemcg)
+
+	t.Run("a summary naming another pid is another report", func(t *testing.T) {
+		rs := parse(t, "Out of memory: Killed process 5 (a) total-vm:1kB, anon-rss:1kB, file-rss:0kB\n"+
+			"oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/x,task=b,pid=6,uid=0\n")
+		require.Len(t, rs, 2)
+		assert.Equal(t, 5, rs[0].Victim.PID)
+		assert.Empty(t, rs[0].TaskMemcg)
+		assert.Equal(t, 6, rs[1].Victim.PID)
+	})
 }

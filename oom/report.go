@@ -148,6 +148,11 @@ type Report struct {
 	// "CONSTRAINT_NONE", "CONSTRAINT_CPUSET", "CONSTRAINT_MEMORY_POLICY").
 	Constraint string `json:"constraint,omitempty"`
 	Scope      Scope  `json:"scope"`
+	// ScopeInferred is set when the report itself did not say its scope (a
+	// kill line with no prefix, its header rate-limited) and the parser took
+	// it from the next kill of the same storm: logged within a second on the
+	// same host with no report header between them.
+	ScopeInferred bool `json:"scope_inferred,omitempty"`
 	// OOMMemcg is the cgroup whose limit was hit; empty for a global OOM.
 	OOMMemcg string `json:"oom_memcg,omitempty"`
 	// TaskMemcg is the victim's cgroup.

@@ -98,12 +98,12 @@ type Diagnosis struct {
 	Evidence    []Item        `json:"evidence"`
 	// Conflicts lists evidence that disagrees (Docker says OOMKilled, the
 	// kernel says the victim was a child); reported, not hidden.
-	Conflicts  []string   `json:"conflicts"`
-	Remedies   []Remedy   `json:"remedies"`
-	VictimPID  int        `json:"victim_pid"`
-	VictimComm string     `json:"victim_comm"`
-	LimitBytes int64      `json:"limit_bytes"`
-	OOMMemcg   string     `json:"oom_memcg"`
+	Conflicts  []string `json:"conflicts"`
+	Remedies   []Remedy `json:"remedies"`
+	VictimPID  int      `json:"victim_pid"`
+	VictimComm string   `json:"victim_comm"`
+	LimitBytes int64    `json:"limit_bytes"`
+	OOMMemcg   string   `json:"oom_memcg"`
 	// Relation is how the kernel report that decided relates to the
 	// subject (own, ancestor, descendant, global; unknown when only a pid
 	// tied it); "unknown" too when no report was used.

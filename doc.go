@@ -19,13 +19,14 @@
 // I/O lives at the edges: classification and recommendation are pure
 // functions over values.
 //
-// A minimal use (cgroup's ExampleFS_FindByPID runs it on a fixture):
+// A minimal use (the package's Example: cgroup.NewFS() with no option reads
+// the real /sys/fs/cgroup and /proc, here the tests' v1 fixture host):
 //
-//	fs, err := cgroup.NewFS()
+//	fs, err := cgroup.NewFS(cgroup.WithRoot("cgroup/testdata/v1/sys/fs/cgroup"), cgroup.WithProcRoot("cgroup/testdata/v1/proc"))
 //	if err != nil {
 //		return err
 //	}
-//	cg, err := fs.FindByPID(pid)
+//	cg, err := fs.FindByPID(4242)
 //	if err != nil {
 //		return err
 //	}
@@ -35,5 +36,5 @@
 //	}
 //	// OOMKills is the cgroup's own kill count on v1 and v2 alike;
 //	// snap.Events.OOMKill is unknown on v1.
-//	fmt.Println(snap.Limit, snap.Usage, snap.OOMKills())
+//	fmt.Println(snap.Version, snap.Limit, snap.Usage, snap.WorkingSet, snap.OOMKills())
 package oomkit

@@ -148,3 +148,38 @@ func ExampleRecommender_perCgroup() {
 	// /docker/3f1c0e7b9a6d --memory=36m --memory-swap=36m --memory-reservation=32m
 	// /kubepods/burstable/ --memory=568m --memory-swap=568m --memory-reservation=516m
 }
+
+// Snapshots of a cgroup, as the README shows: each converts to the one
+// sample type (here the cgroup package's fixture container, read once a
+// minute for two hours: it does not move).
+func ExampleRecommender_snapshots() {
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	fs, err := cgroup.NewFS(cgroup.WithRoot("../cgroup/testdata/v1/sys/fs/cgroup"), cgroup.WithProcRoot("../cgroup/testdata/v1/proc"),
+		cgroup.WithClock(func() time.Time { now = now.Add(time.Minute); return now }))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	cg, err := fs.FindContainer("3f1c0e7b9a6d")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var snapshots []cgroup.MemorySnapshot
+	for range 120 {
+		snap, err := cg.Snapshot()
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		snapshots = append(snapshots, snap)
+	}
+	r, _ := recommend.New(recommend.WithProfile(recommend.JVM))
+	for _, s := range snapshots {
+		_ = r.Add(s.Sample())
+	}
+	rec, _ := r.Recommend()
+	fmt.Println(rec.DockerRun())
+	// Output:
+	// --memory=36m --memory-swap=36m --memory-reservation=32m -e JAVA_TOOL_OPTIONS=-XX:MaxRAMPercentage=50
+}

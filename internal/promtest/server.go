@@ -86,6 +86,7 @@ type Shared struct {
 // is missing.
 func (s *Shared) Get(t testing.TB) (*Server, *Fleet) {
 	t.Helper()
+	testenv.StartDaemons(t, "a Prometheus server")
 	prom, promtool := Binaries(t)
 	s.once.Do(func() {
 		s.dir, s.err = os.MkdirTemp("", "oomkit-prom-")
@@ -160,6 +161,7 @@ func FreePort(t testing.TB) int {
 // the test ends. Retention is long so that fixed-date blocks stay.
 func Start(t testing.TB, dataDir, config string) *Server {
 	t.Helper()
+	testenv.StartDaemons(t, "a Prometheus server")
 	prom, _ := Binaries(t)
 	s, err := StartBinary(prom, dataDir, t.TempDir(), config)
 	if err != nil {
@@ -295,6 +297,7 @@ func WaitFor(ctx context.Context, check func() bool) error {
 // Prometheus over it for one test (everything removed when it ends).
 func Serve(t testing.TB, f *Fleet) *Server {
 	t.Helper()
+	testenv.StartDaemons(t, "a Prometheus server")
 	Binaries(t)
 	dir := t.TempDir()
 	om := filepath.Join(dir, "fleet.om")

@@ -588,16 +588,21 @@ func (w *watcher) unchanged(c *watched) bool {
 func (w *watcher) loop(ctx context.Context, out chan<- Event) {
 	events := make([]unix.EpollEvent, 32)
 	buf := make([]byte, 4096)
+	nextRefresh := time.Now().Add(pidRefresh)
 	for w.live > 0 || len(w.parentWD) > 0 {
-		timeout := -1
+		timeout := int(time.Until(nextRefresh).Milliseconds()) + 1
 		for _, p := range w.pending {
-			timeout = 20
+			timeout = min(timeout, 20)
 			if p.fast {
 				timeout = 1
 				break
 			}
 		}
-		n, err := unix.EpollWait(w.ep, events, timeout)
+		if time.Now().After(nextRefresh) {
+			w.refreshPIDs()
+			nextRefresh = time.Now().Add(pidRefresh)
+		}
+		n, err := unix.EpollWait(w.ep, events, max(timeout, 0))
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue
@@ -765,6 +770,27 @@ func (w *watcher) emit(ctx context.Context, c *watched, kind EventKind, out chan
 	c.known = slices.DeleteFunc(now, func(p int) bool { return slices.Contains(e.Victims, p) })
 	c.pids = nil
 	send(ctx, out, e)
+}
+
+// pidRefresh is how often the processes of the cgroups at rest are read
+// again, so that a process that exited long before a kill is not taken for
+// its victim (about 10 µs a cgroup).
+const pidRefresh = 5 * time.Second
+
+// refreshPIDs reads again the processes of the cgroups no OOM is pending
+// for.
+func (w *watcher) refreshPIDs() {
+	for _, c := range w.byPath {
+		if c.removed {
+			continue
+		}
+		if _, busy := w.pending[c]; busy {
+			continue
+		}
+		if pids, err := c.cg.PIDs(); err == nil {
+			c.known = pids
+		}
+	}
 }
 
 // dying returns the pids that are gone, dead or being killed: a SIGKILL

@@ -128,13 +128,18 @@ func TestRealWatchChildren(t *testing.T) {
 func TestRealWatchVictimPIDs(t *testing.T) {
 	fs := realFS(t)
 	hog := testenv.MemHog(t)
-	testenv.KillBurst(t)
 	c := testenv.NewCgroup(t, nil, "victims")
 	c.SetLimit(16 << 20)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	// A process in the cgroup when the watch starts, that exits by itself
+	// long before the kills: no victim.
+	early := c.Start("/bin/sleep", "0.3")
 	events, err := fs.Watch(ctx, []string{c.Path}, cgroup.WithThresholds())
 	require.NoError(t, err)
+	require.NoError(t, early.Wait())
+	time.Sleep(6 * time.Second) // past the watch's refresh of its processes
+	testenv.KillBurst(t)        // 12 kills: more report headers than the kernel prints in five seconds
 	got := make(chan []cgroup.Event, 1)
 	go func() {
 		var es []cgroup.Event
@@ -190,5 +195,6 @@ func TestRealWatchVictimPIDs(t *testing.T) {
 	for v := range reported {
 		assert.True(t, slices.Contains(victims, v), "victim %d is one of ours", v)
 	}
+	assert.False(t, reported[early.Process.Pid], "a process that exited long before is no victim")
 	t.Logf("%d kills, %d events, %d said VictimMissed, %d victims named", kills, len(es), missed, len(reported))
 }

@@ -21,7 +21,7 @@ func ExampleFS_Watch() {
 		fmt.Println(err)
 		return
 	}
-	defer os.RemoveAll(root)
+	defer func() { _ = os.RemoveAll(root) }()
 	if err := os.CopyFS(root, os.DirFS("testdata/v2")); err != nil {
 		fmt.Println(err)
 		return

@@ -29,6 +29,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -172,8 +173,9 @@ func Run(t *testing.T, cfg Config) {
 	}
 	out, _ := os.ReadFile(output)
 	res := parseOutput(out)
-	t.Logf("VM: build and pack %v; qemu %v wall, %v CPU; kernel up %s s when the tests started; %d in-VM tests",
-		built.Round(time.Millisecond), wall.Round(time.Millisecond), cpu.Round(time.Millisecond), res.bootUptime, len(res.tests))
+	t.Logf("VM: build and pack %v; qemu %v wall, %v CPU; kernel up %s s when the tests started; %d in-VM tests took %v, the VM itself (boot, test binary start, power-off) %v wall",
+		built.Round(time.Millisecond), wall.Round(time.Millisecond), cpu.Round(time.Millisecond), res.bootUptime, len(res.tests),
+		res.testTime.Round(time.Millisecond), (wall - res.testTime).Round(time.Millisecond))
 	if ctx.Err() != nil {
 		t.Errorf("the VM did not finish within %v", cfg.Timeout)
 	}
@@ -181,8 +183,8 @@ func Run(t *testing.T, cfg Config) {
 		cons, _ := os.ReadFile(console)
 		t.Fatalf("the VM stopped before the tests ended (qemu: %v %s)\ntest output:\n%s\nconsole (tail):\n%s", runErr, qerr.String(), out, tail(cons, 60))
 	}
-	if len(res.exported) > 0 {
-		writeExports(t, cfg.Export, res.exported)
+	if err := writeExports(cfg.Export, res.exported); err != nil {
+		t.Error(err)
 	}
 	for _, tr := range res.tests {
 		t.Run(tr.name, func(t *testing.T) {
@@ -490,6 +492,7 @@ type output struct {
 	exited     bool
 	exit       int
 	bootUptime string
+	testTime   time.Duration // the in-VM tests' own durations, summed
 	exported   []exportedFile
 }
 
@@ -507,7 +510,7 @@ type exportedFile struct {
 	data []byte
 }
 
-var resultRE = regexp.MustCompile(`^--- (PASS|FAIL|SKIP): (\S+) `)
+var resultRE = regexp.MustCompile(`^--- (PASS|FAIL|SKIP): (\S+) \(([0-9.]+)s\)`)
 
 // parseOutput reads go test -test.v output (tests run one at a time) and
 // the init script's markers.
@@ -541,6 +544,9 @@ func parseOutput(out []byte) *output {
 		if m := resultRE.FindStringSubmatch(line); m != nil {
 			if tr := byName[m[2]]; tr != nil {
 				tr.result = m[1]
+				if secs, err := strconv.ParseFloat(m[3], 64); err == nil {
+					o.testTime += time.Duration(secs * float64(time.Second))
+				}
 				tr.lines = append(tr.lines, line)
 				cur = nil
 				continue
@@ -590,8 +596,9 @@ func parseExport(line string) (exportedFile, bool) {
 	return exportedFile{rel: path.Clean(rel), data: data}, true
 }
 
-func writeExports(t *testing.T, allowed []string, files []exportedFile) {
-	t.Helper()
+// writeExports writes the files the VM sent, each under one of the allowed
+// directories (relative to the package), which it empties first.
+func writeExports(allowed []string, files []exportedFile) error {
 	cleared := map[string]bool{}
 	for _, f := range files {
 		var root string
@@ -601,22 +608,22 @@ func writeExports(t *testing.T, allowed []string, files []exportedFile) {
 				root = a
 			}
 		}
-		if root == "" || strings.Contains(f.rel, "..") {
-			t.Errorf("the VM sent %s, outside the exported directories %v", f.rel, allowed)
-			continue
+		if root == "" || strings.HasPrefix(f.rel, "/") || slices.Contains(strings.Split(f.rel, "/"), "..") {
+			return fmt.Errorf("the VM sent %s, outside the exported directories %v", f.rel, allowed)
 		}
 		if !cleared[root] {
 			if err := os.RemoveAll(filepath.FromSlash(root)); err != nil {
-				t.Fatal(err)
+				return err
 			}
 			cleared[root] = true
 		}
 		p := filepath.FromSlash(f.rel)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		if err := os.WriteFile(p, f.data, 0o644); err != nil {
-			t.Fatal(err)
+			return err
 		}
 	}
+	return nil
 }

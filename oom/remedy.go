@@ -148,6 +148,11 @@ func (d *diag) remedies(c Cause) {
 		if value == "" {
 			setting = "" // never a setting with a blank value
 		}
+		for _, r := range d.out.Remedies {
+			if setting != "" && r.Setting == setting && r.Value == value {
+				return // one cause already asked for it
+			}
+		}
 		d.out.Remedies = append(d.out.Remedies, Remedy{Setting: setting, Value: value, Action: action, Command: cmd})
 	}
 	switch c {
@@ -228,7 +233,7 @@ func (d *diag) apply() *Apply {
 		}
 	}
 	mem := afterkill.Limit(lim, usage)
-	d.out.Apply = d.applyBytes(mem, fmt.Sprintf("after a kill at %s: doubled, at least +256MiB, at least 1.2x the usage at the kill (afterkill.Limit, the recommender's rule)", lim))
+	d.out.Apply = d.applyBytes(mem, fmt.Sprintf("the recommender's rule after a kill at %s: doubled, at least +256MiB and 1.2x the usage at the kill", lim))
 	return d.out.Apply
 }
 

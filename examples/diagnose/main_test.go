@@ -225,3 +225,40 @@ func TestRealFollowChart(t *testing.T) {
 		browser.Save(t, s, filepath.Join(dir, "diagnose-follow.png"))
 	}
 }
+
+// TestRealTextReport: the report a person reads. A healthy running
+// container shows its use and headroom (not "unknown, confidence 0%"); a
+// stopped one says plainly why its cgroup is not read; a child's kill
+// never sets Docker's OOMKilled=false beside "Docker says OOMKilled".
+func TestRealTextReport(t *testing.T) {
+	dc := testenv.Docker(t)
+	testenv.KernelReports(t)
+	bin := testenv.Build(t, "github.com/oomkit/oomkit/examples/diagnose")
+	healthy := create(t, dc, "sleep", "600")
+	child := create(t, dc, "sh", "-c", "/memhog -total 200MiB; sleep 1")
+	wait(t, dc, child)
+	text := func(name string) string {
+		out, err := exec.Command(bin, "--container", name).Output()
+		require.NoError(t, err)
+		return string(out)
+	}
+	h := text(healthy)
+	assert.NotContains(t, h, "confidence 0%")
+	assert.Contains(t, h, "no OOM kill found")
+	assert.Contains(t, h, "Now:      working set")
+	assert.Contains(t, h, "limit 32MiB, headroom")
+	assert.NotContains(t, h, "Not read")
+
+	c := text(child)
+	assert.Contains(t, c, "child_killed")
+	assert.NotContains(t, c, "Not available")
+	assert.Contains(t, c, "Not read (the container has stopped, so its cgroup is gone")
+	if strings.Contains(c, "OOMKilled=false") {
+		assert.NotContains(t, c, "Docker says OOMKilled", "Docker's state said false:\n%s", c)
+	}
+	for _, l := range strings.Split(c, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "--memory") {
+			assert.Regexp(t, `--memory \d+m: `, l, "a setting always has its value")
+		}
+	}
+}

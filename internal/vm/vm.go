@@ -80,6 +80,7 @@ func Run(t *testing.T, cfg Config) {
 	if Inside() {
 		t.Skip("already inside the VM")
 	}
+	testenv.StartDaemons(t, "a QEMU virtual machine")
 	if cfg.Tests == "" {
 		cfg.Tests = "^TestInVM"
 	}

@@ -149,7 +149,9 @@ func FuzzParseLimit(f *testing.F) {
 }
 
 func FuzzParseKV(f *testing.F) {
-	for _, s := range []string{"low 0\nhigh 0\nmax 1\noom 1\noom_kill 1\noom_group_kill 0\n", "cache 1\nrss 2\ntotal_rss 3\n", "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n", "a", "a 1\n\n\nb x\n"} {
+	for _, s := range []string{"low 0\nhigh 0\nmax 1\noom 1\noom_kill 1\noom_group_kill 0\n", "cache 1\nrss 2\ntotal_rss 3\n", "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n", "a", "a 1\n\n\nb x\n",
+		"total_rss 18446744073709551615\n", "anon 9223372036854775808\nfile 1\n",
+		"anon 9223372036854775807\nshmem 9223372036854775807\n"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -158,6 +160,12 @@ func FuzzParseKV(f *testing.F) {
 		var st MemoryStat
 		_ = parseV1Stat(b, "f", &st)
 		_ = parseV2Stat(b, "f", &st)
+		for _, a := range []Amount{st.Anon, st.File, st.ActiveAnon, st.InactiveAnon, st.ActiveFile, st.InactiveFile, st.Shmem,
+			st.Slab, st.SlabReclaimable, st.SlabUnreclaimable, st.Sock, st.Kernel, st.Swap, st.Unevictable, st.NonReclaimable()} {
+			if a.Known && a.Bytes < 0 {
+				t.Fatalf("negative size %d from %q", a.Bytes, b)
+			}
+		}
 		_, _ = parseOOMControl(b, "f")
 		var se SwapEvents
 		_ = parseSwapEvents(b, "f", &se)

@@ -1,6 +1,9 @@
 package cgroup
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Sample is one observation of a cgroup's memory: the one sample type of
 // the module. Snapshots (MemorySnapshot.Sample) and Sampler readings
@@ -58,14 +61,17 @@ func (r Reading) Sample() Sample {
 // NonReclaimable returns the part of usage reclaim cannot free without
 // swap or a kill: anonymous memory and shmem, plus unreclaimable slab and
 // socket buffers where the version reports them. It is unknown when anon
-// is.
+// is, or when the sum goes beyond int64 (no real cgroup's: a corrupt file).
 func (st MemoryStat) NonReclaimable() Amount {
-	if !st.Anon.Known {
+	if !st.Anon.Known || st.Anon.Bytes < 0 {
 		return Amount{}
 	}
 	n := st.Anon.Bytes
 	for _, a := range []Amount{st.Shmem, st.SlabUnreclaimable, st.Sock} {
 		if a.Known {
+			if a.Bytes < 0 || n > math.MaxInt64-a.Bytes {
+				return Amount{}
+			}
 			n += a.Bytes
 		}
 	}

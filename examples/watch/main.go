@@ -178,10 +178,11 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 	active := map[string]context.CancelFunc{}
 	names := map[string]string{} // cgroup path -> container name
 	const removedWait = 3 * time.Second
-	ids := map[string]string{}     // cgroup path -> container ID
-	signals := map[string]string{} // container ID -> last signal the Engine sent
-	exits := map[string]int{}      // container ID -> last exit code
-	pending := map[string]line{}   // removed container cgroups awaiting their die event
+	ids := map[string]string{}       // cgroup path -> container ID
+	signals := map[string]string{}   // container ID -> last signal the Engine sent
+	exits := map[string]int{}        // container ID -> last exit code
+	pending := map[string]line{}     // removed container cgroups awaiting their die event
+	exited := map[string]time.Time{} // container cgroups whose die event came before their removal
 	watch := func(path string) error {
 		if _, ok := active[path]; ok {
 			return nil
@@ -281,6 +282,7 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 					if id == m.Actor.ID {
 						l.Cgroup = p
 						delete(pending, p)
+						exited[p] = time.Now()
 					}
 				}
 				delete(signals, m.Actor.ID)
@@ -322,6 +324,10 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 				}
 			}
 			if e.Kind == cgroup.EventRemoved && ids[e.Path] != "" {
+				if t, ok := exited[e.Path]; ok && time.Since(t) < removedWait {
+					delete(exited, e.Path) // its die event came first and told how it ended
+					continue
+				}
 				pending[e.Path] = l // its die event tells how it ended
 				continue
 			}

@@ -111,7 +111,7 @@ func killTimes(ev oom.Evidence) []time.Time {
 	}
 	boot := oom.BootTime()
 	for _, r := range ev.Reports {
-		if path == "" || !(strings.HasPrefix(r.TaskMemcg, path) || strings.HasPrefix(r.OOMMemcg, path)) {
+		if path == "" || (!strings.HasPrefix(r.TaskMemcg, path) && !strings.HasPrefix(r.OOMMemcg, path)) {
 			continue
 		}
 		if t := wallTime(r, boot, true); !t.IsZero() {

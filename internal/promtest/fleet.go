@@ -80,6 +80,9 @@ type Node struct {
 
 // Fleet is a synthetic fleet scraped every Step from Start for Steps steps.
 type Fleet struct {
+	// OldLabels writes cAdvisor's pod_name and container_name (Kubernetes
+	// before 1.16) instead of pod and container.
+	OldLabels bool
 	Start     time.Time
 	Step      time.Duration
 	Steps     int
@@ -393,8 +396,12 @@ func (f *Fleet) cadvisorLabels(w *Workload, p *Pod, inst int, job string) string
 		}
 		return join(l...)
 	}
-	return join(q("container", w.Container), q("id", "/kubepods/burstable/pod"+p.UID+"/"+cid), q("image", "registry.example/"+w.Owner+":1.4"),
-		q("instance", f.nodeIP(p.Node)+":10250"), q("job", job), q("name", cid), q("namespace", w.Namespace), q("node", p.Node), q("pod", p.Name))
+	podL, containerL := "pod", "container"
+	if f.OldLabels {
+		podL, containerL = "pod_name", "container_name"
+	}
+	return join(q(containerL, w.Container), q("id", "/kubepods/burstable/pod"+p.UID+"/"+cid), q("image", "registry.example/"+w.Owner+":1.4"),
+		q("instance", f.nodeIP(p.Node)+":10250"), q("job", job), q("name", cid), q("namespace", w.Namespace), q("node", p.Node), q(podL, p.Name))
 }
 
 func (f *Fleet) ksm(w *Workload, p *Pod, extra ...string) string {

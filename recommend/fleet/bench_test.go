@@ -221,8 +221,8 @@ func BenchmarkFleet(b *testing.B) {
 					}
 				}
 				b.ReportMetric(float64(n), "units")
-				b.ReportMetric((cpuNow() - c0).Seconds()/float64(b.N), "client-cpu-s/op")
-				b.ReportMetric((srv.CPU() - s0).Seconds()/float64(b.N), "server-cpu-s/op")
+				b.ReportMetric((cpuNow()-c0).Seconds()/float64(b.N), "client-cpu-s/op")
+				b.ReportMetric((srv.CPU()-s0).Seconds()/float64(b.N), "server-cpu-s/op")
 				b.ReportMetric(peakRSS(), "peak-rss-MB")
 			})
 		}

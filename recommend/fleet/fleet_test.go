@@ -256,3 +256,30 @@ func TestErrors(t *testing.T) {
 	cancel()
 	assert.ErrorIs(t, src.Recommend(cctx, window(fl, 0), nop), context.Canceled)
 }
+
+// TestOldLabels: cAdvisor before Kubernetes 1.16 said pod_name and
+// container_name; with fleet.OldCAdvisor the same fleet gives the same
+// answers.
+func TestOldLabels(t *testing.T) {
+	fl := promtest.NewFleet(10, 1, time.Minute, nil)
+	fl.OldLabels = true
+	srv := promtest.Serve(t, fl)
+	cfg := window(fl, 0)
+	cfg.Labels = fleet.OldCAdvisor()
+	got := collect(t, srv.URL, cfg)
+	require.Len(t, got, len(fl.Workloads))
+	kills := 0
+	for _, w := range fl.Workloads {
+		r := got[name(w)]
+		require.NotNil(t, r.Recommendation, "%s: %s", name(w), r.Err)
+		assert.Equal(t, direct(t, fl, w, 5*time.Minute).Memory.Bytes > 0, true)
+		kills += r.Kills
+	}
+	assert.Positive(t, kills)
+	// With the current names nothing of Kubernetes matches.
+	cfg.Labels = fleet.DefaultLabels()
+	now := collect(t, srv.URL, cfg)
+	for _, r := range now {
+		assert.Equal(t, fleet.KindDocker, r.Workload.Kind)
+	}
+}

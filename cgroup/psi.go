@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -45,7 +46,16 @@ func (fs *FS) WatchPressure(ctx context.Context, path, kind string, stall, windo
 		}
 		file, host = filepath.Join(cg.dir, "memory.pressure"), false
 	}
-	fd, err := unix.Open(file, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	// A trigger is written only to the kernel's own file (procfs, cgroup2):
+	// a fixture's plain file is read, never written.
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(file, &sfs); err == nil && sfs.Type != unix.PROC_SUPER_MAGIC && sfs.Type != unix.CGROUP2_SUPER_MAGIC {
+		if _, err := os.Stat(file); err != nil {
+			return nil, fmt.Errorf("cgroup: open %s: %w (%w)", file, ErrUnsupported, err)
+		}
+		return fs.pollPressure(ctx, file, host, kind, stall, window)
+	}
+	fd, err := unix.Open(file, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EOPNOTSUPP) {
 			return nil, fmt.Errorf("cgroup: open %s: %w (%w)", file, ErrUnsupported, err)

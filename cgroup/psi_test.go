@@ -54,3 +54,34 @@ func TestPressureFixture(t *testing.T) {
 	assert.Equal(t, 423456*time.Microsecond, e.Pressure.Some.Total)
 	assert.True(t, e.Pressure.Host)
 }
+
+// TestPressureFixtureWritesNothing: on a fixture whose pressure file is
+// empty, WatchPressure says it cannot parse it and writes nothing (it
+// wrote its trigger into the empty file); on a good fixture file it reads
+// and never writes.
+func TestPressureFixtureWritesNothing(t *testing.T) {
+	root := copyTree(t, "v1")
+	file := filepath.Join(root, "proc", "pressure", "memory")
+	good, err := os.ReadFile(file)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(file, nil, 0o444))
+	fs, err := cgroup.NewFS(cgroup.WithRoot(filepath.Join(root, "sys", "fs", "cgroup")), cgroup.WithProcRoot(filepath.Join(root, "proc")))
+	require.NoError(t, err)
+	before := treeState(t, root)
+	_, err = fs.WatchPressure(context.Background(), "", "some", 100*time.Millisecond, 500*time.Millisecond)
+	var pe *cgroup.ParseError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, file, pe.Path)
+	assert.Equal(t, before, treeState(t, root), "nothing written")
+
+	require.NoError(t, os.WriteFile(file, good, 0o444))
+	before = treeState(t, root)
+	ctx, cancel := context.WithCancel(context.Background())
+	evs, err := fs.WatchPressure(ctx, "", "some", 100*time.Millisecond, 500*time.Millisecond)
+	require.NoError(t, err)
+	time.Sleep(600 * time.Millisecond)
+	cancel()
+	for range evs {
+	}
+	assert.Equal(t, before, treeState(t, root), "nothing written")
+}

@@ -39,6 +39,12 @@ type Apply struct {
 	// Docker is the docker update command for the container, when Docker
 	// knows it (empty for a bare cgroup).
 	Docker string `json:"docker,omitempty"`
+	// Cgroup writes the new limit into the cgroup's files, for a subject
+	// Docker does not manage (a --cgroup or --pid diagnosis), on a host
+	// with the usual mount points (v1 /sys/fs/cgroup/memory, v2
+	// /sys/fs/cgroup); on v1 memory+swap is raised first, as the kernel
+	// refuses a memory limit above it.
+	Cgroup string `json:"cgroup,omitempty"`
 	// DockerRun is the flags for docker run, when the container is
 	// recreated.
 	DockerRun string `json:"docker_run"`
@@ -257,6 +263,8 @@ func (d *diag) applyBytes(mem cgroup.Bytes, rule string) *Apply {
 	a.DockerRun = flags
 	if n := d.dockerName(); n != "" {
 		a.Docker = "docker update " + flags + " " + shellQuote(n)
+	} else if len(d.tree) > 0 && d.path != "" {
+		a.Cgroup = cgroupCommand(d.tree[0], mem)
 	}
 	swapYAML := swapFlag
 	if in := d.ev.Container; in != nil {
@@ -313,4 +321,21 @@ func (d *diag) runawayRemedy() {
 		return
 	}
 	d.out.Remedies = append(d.out.Remedies, Remedy{Action: "raising the limit will not help: " + d.out.Runaway.Why + "; " + d.lookAt()})
+}
+
+// cgroupCommand writes a new memory limit into a cgroup's files.
+func cgroupCommand(s cgroup.MemorySnapshot, mem cgroup.Bytes) string {
+	n := strconv.FormatInt(int64(mem), 10)
+	if s.Version == cgroup.V2 {
+		return "echo " + n + " > " + shellQuote("/sys/fs/cgroup"+s.Path+"/memory.max")
+	}
+	dir := "/sys/fs/cgroup/memory" + s.Path
+	cmd := "echo " + n + " > " + shellQuote(dir+"/memory.limit_in_bytes")
+	if s.MemSwLimit.Set() && s.MemSwLimit.Bytes < mem {
+		// memory+swap must stay at or above memory: raise it first, by
+		// as much.
+		sw := strconv.FormatInt(int64(mem+s.MemSwLimit.Bytes-min(s.Limit.Bytes, s.MemSwLimit.Bytes)), 10)
+		cmd = "echo " + sw + " > " + shellQuote(dir+"/memory.memsw.limit_in_bytes") + " && " + cmd
+	}
+	return cmd
 }

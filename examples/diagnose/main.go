@@ -487,12 +487,19 @@ func print(w io.Writer, r *result) {
 		if a.Docker != "" {
 			fmt.Fprintf(w, "  now:        %s\n", a.Docker)
 		}
+		if a.Cgroup != "" {
+			fmt.Fprintf(w, "  now:        %s\n", a.Cgroup)
+		}
 		fmt.Fprintf(w, "  docker run: %s\n", a.DockerRun)
 		where := "compose.override.yaml"
 		if a.ComposeDir != "" {
 			where = a.ComposeDir + "/compose.override.yaml"
 		}
-		fmt.Fprintf(w, "  Compose (%s, then docker compose up -d%s):\n", where, optional(" ", a.ComposeService))
+		if a.ComposeService != "" {
+			fmt.Fprintf(w, "  Compose (%s, then docker compose up -d %s):\n", where, a.ComposeService)
+		} else {
+			fmt.Fprintln(w, "  Compose (the service's settings, should it run under Compose):")
+		}
 		fmt.Fprint(w, indent(a.Compose, "    "))
 		fmt.Fprintln(w, "  Kubernetes (the container's spec):")
 		fmt.Fprint(w, indent(a.Kubernetes, "    "))
@@ -515,13 +522,6 @@ func swapText(b int64) string {
 		return "unlimited"
 	}
 	return cgroup.Bytes(b).String()
-}
-
-func optional(prefix, s string) string {
-	if s == "" {
-		return ""
-	}
-	return prefix + s
 }
 
 func indent(s, pre string) string {

@@ -267,16 +267,14 @@ func TestInVMDescendantKill(t *testing.T) {
 	logDiagnosis(t, "API", api)
 	post := cli(t, pod.Path)
 	logDiagnosis(t, "examples/diagnose --json", post)
-	// KNOWN FAILURE until issue #11 (diag: relations for descendant kills)
-	// lands: Diagnose takes a report whose task_memcg and oom_memcg are
-	// below the cgroup asked about as "this cgroup's limit was hit".
-	knownFailure(t, "issue #11: a descendant's kill is described as the asked cgroup's own limit", func(t assert.TestingT) {
-		checkDescendant(t, ctr.Path, api, post)
-	})
+	checkDescendant(t, ctr.Path, api, post)
 }
 
-func checkDescendant(t assert.TestingT, ctr string, ds ...oom.Diagnosis) {
+func checkDescendant(t *testing.T, ctr string, ds ...oom.Diagnosis) {
+	t.Helper()
 	for _, d := range ds {
+		assert.Equal(t, oom.CauseDescendantKill, d.Cause)
+		assert.True(t, d.Killed)
 		assert.Equal(t, ctr, d.OOMMemcg, "the limit hit is the descendant's")
 		assert.NotEqual(t, oom.CauseAncestorLimit, d.Cause)
 		assert.NotEqual(t, oom.CauseHostPressure, d.Cause)
@@ -369,11 +367,16 @@ func TestInVMHighThrottle(t *testing.T) {
 	after := snapshotTree(t, c)[0]
 	require.True(t, after.Pressure.Known && !after.Pressure.Host, "the cgroup's own memory.pressure")
 	assert.Greater(t, after.Pressure.Some.Total, r.before[0].Pressure.Some.Total, "some pressure rose while throttled")
-	d := oom.Diagnose(r.evidence(t, 0))
-	logDiagnosis(t, "API", d)
-	assert.False(t, d.Killed)
-	for _, c := range []oom.Cause{oom.CauseContainerLimit, oom.CauseAncestorLimit, oom.CauseHostPressure} {
-		assert.NotEqual(t, c, d.Cause)
+	api := oom.Diagnose(r.evidence(t, 0))
+	logDiagnosis(t, "API", api)
+	post := cli(t, c.Path)
+	logDiagnosis(t, "examples/diagnose --json", post)
+	for _, d := range []oom.Diagnosis{api, post} {
+		assert.False(t, d.Killed)
+		assert.Zero(t, d.VictimPID)
+		for _, c := range []oom.Cause{oom.CauseContainerLimit, oom.CauseAncestorLimit, oom.CauseHostPressure, oom.CauseSwap} {
+			assert.NotEqual(t, c, d.Cause)
+		}
 	}
 }
 
@@ -482,26 +485,4 @@ func TestInVMSwap(t *testing.T) {
 	assert.Contains(t, strings.ToLower(got.MemorySwap.Rationale), "never swap")
 	assert.Contains(t, strings.Join(got.Warnings, "\n"), "of swap; memory-swap = memory stops that", "says what turning swap off costs")
 	assert.GreaterOrEqual(t, got.Memory.Bytes, cgroup.Bytes(80<<20), "the limit holds memory and the swap it used")
-}
-
-// failures collects assertion failures instead of failing the test.
-type failures struct{ msgs []string }
-
-func (f *failures) Errorf(format string, args ...any) {
-	f.msgs = append(f.msgs, fmt.Sprintf(format, args...))
-}
-
-// knownFailure runs check; when it fails, the failures are logged and the
-// test is skipped as a known failure of the library named by reason (which
-// the closing note reports), so the scenario stays run and turns green by
-// itself once the library is fixed.
-func knownFailure(t *testing.T, reason string, check func(assert.TestingT)) {
-	t.Helper()
-	var f failures
-	check(&f)
-	if len(f.msgs) == 0 {
-		return
-	}
-	t.Logf("%s", strings.Join(f.msgs, "\n"))
-	t.Skipf("KNOWN FAILURE (%s)", reason)
 }

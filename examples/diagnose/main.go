@@ -61,6 +61,10 @@ syslog or /dev/kmsg text).
 Output: a report; with --json the Diagnosis as one JSON object (with --all,
 JSON Lines: one object per container or host kill).
 
+Exit status: 0 a diagnosis (OOM-killed, not, or a risk); 3 cannot tell (no
+report for the subject in the kernel log, counters unchanged or unknown);
+1 an error, a subject that does not exist included; 2 a wrong command line.
+
 Example:
   sudo go run ./examples/diagnose --container web-1
   sudo go run ./examples/diagnose --container web-1 --follow --html web-1.html
@@ -182,9 +186,19 @@ func cli(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "diagnose:", err)
 			return 1
 		}
-		return 0
+		return exitCode(d)
 	}
 	print(stdout, d)
+	return exitCode(d)
+}
+
+// exitCode is 0 for a diagnosis, 3 when the evidence cannot tell (no
+// report for the subject in the kernel log, counters unchanged or
+// unknown): a script must not read silence as "not OOM-killed".
+func exitCode(r *result) int {
+	if r.Verdict == oom.VerdictCannotTell {
+		return 3
+	}
 	return 0
 }
 
@@ -300,7 +314,7 @@ func run(o options) (*result, error) {
 		} else {
 			ev, err = col.Cgroup(o.cgPath)
 		}
-		if errors.Is(err, cgroup.ErrNotFound) && len(ev.Reports) == 0 {
+		if (errors.Is(err, cgroup.ErrNotFound) || errors.Is(err, cgroup.ErrOutsideRoot)) && len(ev.Reports) == 0 {
 			return nil, err // no such process or cgroup, and no kill in the log names it
 		}
 	default:
@@ -407,6 +421,8 @@ func print(w io.Writer, r *result) {
 	d := r.Diagnosis
 	fmt.Fprintf(w, "oomkit diagnosis: %s\n\n", r.Subject)
 	switch {
+	case d.Verdict == oom.VerdictCannotTell:
+		fmt.Fprintf(w, "Verdict:  %s\n", d.Explanation)
 	case d.Cause == oom.CauseUnknown && !d.Killed:
 		fmt.Fprintln(w, "Verdict:  no OOM kill found: none in the kernel log, the cgroup counters or Docker's state")
 	default:

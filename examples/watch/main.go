@@ -359,26 +359,10 @@ func exitMeaning(code int, signal string, oomKilled bool) string {
 	return "exited with this code (the program's own error)"
 }
 
-// diagnose diagnoses an OOM event from the cgroup tree and the kernel log.
-// The kernel counts a kill just before it logs it, so the report can be
-// missing when the event arrives: read the log again for up to half a
-// second until it names the victim.
+// diagnose diagnoses an OOM event: Collector.Event waits for this kill's
+// report (the kernel counts a kill just before it logs it) and ties a
+// report cut by the kernel's rate limit by the event's victims.
 func diagnose(ctx context.Context, col *docker.Collector, e cgroup.Event) oom.Diagnosis {
-	var d oom.Diagnosis
-	for try := 0; try < 10; try++ {
-		ev, _ := col.Cgroup(e.Path)
-		if len(ev.After) == 0 && e.Err == nil {
-			ev.After = []cgroup.MemorySnapshot{e.Snapshot} // gone since: the event's own snapshot
-		}
-		ev.PIDs = e.PIDs // ties a report whose header was rate-limited to this cgroup
-		if d = oom.Diagnose(ev); d.VictimPID != 0 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return d
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return d
+	ev, _ := col.Event(ctx, e, 0)
+	return oom.Diagnose(ev)
 }

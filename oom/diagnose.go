@@ -78,9 +78,9 @@ type DescendantKill struct {
 	// limit was hit, ancestor_limit when a cgroup between it and the
 	// subject was, unknown when the report does not say.
 	Cause Cause `json:"cause"`
-	// LimitBytes is the limit that was hit, as the kernel printed it; 0
-	// when not printed.
-	LimitBytes int64 `json:"limit_bytes,omitempty"`
+	// LimitBytes is the limit that was hit, as the kernel printed it;
+	// unknown (null) when not printed.
+	LimitBytes cgroup.Limit `json:"limit_bytes"`
 }
 
 // Diagnosis is Diagnose's answer.
@@ -102,8 +102,11 @@ type Diagnosis struct {
 	Remedies   []Remedy `json:"remedies"`
 	VictimPID  int      `json:"victim_pid"`
 	VictimComm string   `json:"victim_comm"`
-	LimitBytes int64    `json:"limit_bytes"`
-	OOMMemcg   string   `json:"oom_memcg"`
+	// LimitBytes is the container's limit (its own, else the nearest
+	// ancestor's): in JSON an integer, "max" when no cgroup on its path
+	// has one, null when unknown (it was 0 for both before).
+	LimitBytes cgroup.Limit `json:"limit_bytes"`
+	OOMMemcg   string       `json:"oom_memcg"`
 	// Relation is how the kernel report that decided relates to the
 	// subject (own, ancestor, descendant, global; unknown when only a pid
 	// tied it); "unknown" too when no report was used.
@@ -270,7 +273,9 @@ func (d *diag) setup() {
 		d.limit = in.Memory // the cgroup is gone: Docker remembers
 	}
 	if d.limit.Set() {
-		d.out.LimitBytes = int64(d.limit.Bytes)
+		d.out.LimitBytes = d.limit
+	} else if len(d.tree) > 0 && !slices.ContainsFunc(d.tree, func(s cgroup.MemorySnapshot) bool { return !s.Limit.Known || s.Limit.Set() }) {
+		d.out.LimitBytes = cgroup.NoLimit() // none on the whole path
 	}
 	if d.ev.Container != nil && d.ev.Container.State != nil {
 		st := d.ev.Container.State
@@ -352,7 +357,7 @@ func (d *diag) kernel() {
 	d.out.Relation = rel
 	if rel == RelationOwn && !d.limit.Set() && r.Memcg.Known && r.Memcg.LimitKB > 0 && r.Memcg.LimitKB < 1<<50 {
 		d.limit = cgroup.LimitOf(cgroup.Bytes(r.Memcg.LimitKB * 1024)) // the limit that was hit, as the kernel printed it
-		d.out.LimitBytes = int64(d.limit.Bytes)
+		d.out.LimitBytes = d.limit
 	}
 	if d.peak == 0 && r.Memcg.Known && rel != RelationDescendant {
 		d.peak = cgroup.Bytes(r.Memcg.UsageKB * 1024)
@@ -437,7 +442,7 @@ func (d *diag) descendant(r Report, line string) {
 	task, limit := CleanPath(r.TaskMemcg), CleanPath(r.OOMMemcg)
 	dk := &DescendantKill{Cgroup: task, OOMMemcg: limit, Cause: CauseUnknown}
 	if r.Memcg.Known && r.Memcg.LimitKB > 0 && r.Memcg.LimitKB < 1<<50 {
-		dk.LimitBytes = int64(r.Memcg.LimitKB) * 1024
+		dk.LimitBytes = cgroup.LimitOf(cgroup.Bytes(r.Memcg.LimitKB) * 1024)
 	}
 	where := task
 	if where == "" {
@@ -455,8 +460,8 @@ func (d *diag) descendant(r Report, line string) {
 	default:
 		why = "a cgroup limit the report does not name"
 	}
-	if dk.LimitBytes > 0 {
-		why += " (" + cgroup.Bytes(dk.LimitBytes).String() + ")"
+	if dk.LimitBytes.Set() {
+		why += " (" + dk.LimitBytes.String() + ")"
 	}
 	d.out.Descendant = dk
 	d.item("kernel", where, "the kernel killed "+victim(r)+" in the descendant cgroup "+where+" because "+why+" was hit", line)

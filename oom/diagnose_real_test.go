@@ -118,11 +118,11 @@ func TestRealDescendantAndOwnKill(t *testing.T) {
 		for how, d := range map[string]oom.Diagnosis{"api": oom.Diagnose(ev), "cli": *cd} {
 			assert.Equal(t, oom.CauseDescendantKill, d.Cause, "%s %s: %v", how, sp, d.Causes)
 			assert.NotContains(t, causes(d), oom.CauseContainerLimit, "%s %s", how, sp)
-			assert.Zero(t, d.LimitBytes, "%s %s: the parent has no limit", how, sp)
+			assert.False(t, d.LimitBytes.Set(), "%s %s: the parent has no limit", how, sp)
 			if assert.NotNil(t, d.Descendant, "%s %s", how, sp) {
 				assert.Equal(t, kid.Path, d.Descendant.Cgroup)
 				assert.Equal(t, oom.CauseContainerLimit, d.Descendant.Cause)
-				assert.Equal(t, int64(24<<20), d.Descendant.LimitBytes)
+				assert.Equal(t, cgroup.LimitOf(24<<20), d.Descendant.LimitBytes)
 			}
 			assert.Equal(t, parent.Path, d.Subject, "%s %s: printed in one spelling", how, sp)
 			assert.Equal(t, "memhog", d.VictimComm)
@@ -136,7 +136,7 @@ func TestRealDescendantAndOwnKill(t *testing.T) {
 		require.NotNil(t, cd, sp)
 		for how, d := range map[string]oom.Diagnosis{"api": oom.Diagnose(ev), "cli": *cd} {
 			assert.Equal(t, oom.CauseContainerLimit, d.Cause, "%s %s: %v", how, sp, d.Causes)
-			assert.Equal(t, int64(24<<20), d.LimitBytes, "%s %s", how, sp)
+			assert.Equal(t, cgroup.LimitOf(24<<20), d.LimitBytes, "%s %s", how, sp)
 			assert.Equal(t, kid.Path, d.OOMMemcg, "%s %s", how, sp)
 			assert.Equal(t, oom.RelationOwn, d.Relation, "%s %s", how, sp)
 		}

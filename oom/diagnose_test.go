@@ -77,7 +77,7 @@ func TestDiagnoseV2FixtureAncestor(t *testing.T) {
 	d := oom.Diagnose(oom.Evidence{After: tree})
 	assert.Equal(t, oom.CauseAncestorLimit, d.Cause, "%+v", d.Causes)
 	assert.Equal(t, tree[1].Path, d.OOMMemcg, "the pod slice")
-	assert.Equal(t, int64(512<<20), d.LimitBytes)
+	assert.Equal(t, cgroup.LimitOf(512<<20), d.LimitBytes)
 	require.NotEmpty(t, d.Remedies)
 	assert.Contains(t, d.Remedies[0].Setting, tree[1].Path)
 }
@@ -117,7 +117,7 @@ func TestDiagnoseDockerDisagrees(t *testing.T) {
 	d := oom.Diagnose(oom.Evidence{Container: in})
 	assert.Equal(t, oom.CauseChildKilled, d.Cause)
 	assert.NotEmpty(t, d.Conflicts)
-	assert.Equal(t, int64(64<<20), d.LimitBytes)
+	assert.Equal(t, cgroup.LimitOf(64<<20), d.LimitBytes)
 }
 
 func TestDiagnoseNothing(t *testing.T) {
@@ -281,11 +281,11 @@ func TestDiagnoseDescendantKill(t *testing.T) {
 		d := oom.Diagnose(oom.Evidence{After: tree, Reports: []oom.Report{r}})
 		assert.Equal(t, oom.CauseDescendantKill, d.Cause, sp)
 		assert.NotContains(t, causesOf(d), oom.CauseContainerLimit, sp)
-		assert.Equal(t, int64(0), d.LimitBytes, "the parent has no limit: %s", sp)
+		assert.Equal(t, cgroup.NoLimit(), d.LimitBytes, "the parent has no limit, none on its path: %s", sp)
 		require.NotNil(t, d.Descendant, sp)
 		assert.Equal(t, kid, d.Descendant.Cgroup)
 		assert.Equal(t, oom.CauseContainerLimit, d.Descendant.Cause)
-		assert.Equal(t, int64(24<<20), d.Descendant.LimitBytes)
+		assert.Equal(t, cgroup.LimitOf(24<<20), d.Descendant.LimitBytes)
 		assert.Equal(t, oom.RelationDescendant, d.Relation)
 		assert.Equal(t, parent, d.Subject)
 		assert.Equal(t, oom.VerdictOOMKill, d.Verdict)

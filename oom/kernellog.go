@@ -9,6 +9,7 @@ import (
 	"iter"
 	"time"
 
+	"github.com/oomkit/oomkit/cgroup"
 	"golang.org/x/text/encoding/unicode"
 	"golang.org/x/text/transform"
 )
@@ -661,6 +662,7 @@ func (p *Parser) finish() {
 	case r.Constraint != "":
 		r.Scope = ScopeGlobal
 	}
+	pageBytes(r)
 	if r.Scope == ScopeCgroup && r.Victim.PID == 0 && !p.st.taskIn && r.Memcg.Known && r.Memcg.UsageKB < r.Memcg.LimitKB {
 		r.Scope = ScopeUnknown
 	}
@@ -735,4 +737,45 @@ func addRow(r *Report, row TaskRow) {
 
 func isAlnum(r rune) bool {
 	return r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+}
+
+// pageBytes finds the page size of the task table, where the victim's row
+// (pages) and its kill line (kB) print the same memory, and fills the rows'
+// sizes in bytes with it.
+func pageBytes(r *Report) {
+	if r.Victim.PID == 0 || len(r.Tasks) == 0 {
+		return
+	}
+	var ps float64
+	for _, row := range r.Tasks {
+		if row.PID != r.Victim.PID && row.TGID != r.Victim.PID {
+			continue
+		}
+		v := r.Victim
+		switch {
+		case row.RSSAnonPages > 0 && v.AnonRSSBytes.Known:
+			ps = float64(v.AnonRSSBytes.Bytes) / float64(row.RSSAnonPages)
+		case row.RSSPages > 0 && v.AnonRSSBytes.Known && v.FileRSSBytes.Known:
+			ps = float64(v.AnonRSSBytes.Bytes+v.FileRSSBytes.Bytes+v.ShmemRSSBytes.Bytes) / float64(row.RSSPages)
+		}
+		break
+	}
+	size := cgroup.Bytes(0)
+	for _, s := range [...]cgroup.Bytes{4 << 10, 16 << 10, 64 << 10} {
+		if ps > 0.9*float64(s) && ps < 1.1*float64(s) {
+			size = s
+		}
+	}
+	if size == 0 {
+		return
+	}
+	r.PageSize = cgroup.AmountOf(size)
+	pages := func(n uint64) cgroup.Amount { return cgroup.AmountOf(cgroup.Bytes(n) * size) }
+	for i := range r.Tasks {
+		t := &r.Tasks[i]
+		t.TotalVMBytes, t.RSSBytes, t.SwapBytes = pages(t.TotalVMPages), pages(t.RSSPages), pages(t.Swapents)
+		if t.RSSAnonPages+t.RSSFilePages+t.RSSShmemPages > 0 {
+			t.RSSAnonBytes, t.RSSFileBytes, t.RSSShmemBytes = pages(t.RSSAnonPages), pages(t.RSSFilePages), pages(t.RSSShmemPages)
+		}
+	}
 }

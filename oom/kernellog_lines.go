@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strconv"
 	"time"
+
+	"github.com/oomkit/oomkit/cgroup"
 )
 
 // prefix is what a log line carries before the kernel's message.
@@ -339,6 +341,20 @@ func leadingInt(b []byte) (int, []byte, bool) {
 	return n, b[i:], ok
 }
 
+// setKB parses "1234kB" into a field as printed (KiB) and its bytes, which
+// stays unknown when the value does not parse.
+func setKB(dst *uint64, b *cgroup.Amount, v []byte) {
+	n, ok := kb(v)
+	*dst = n
+	if ok && n < 1<<53 {
+		*b = cgroup.AmountOf(cgroup.Bytes(n) * 1024)
+	}
+}
+
+// noLimitKB is where the kernel's "no limit" starts in a counter line:
+// 9007199254740988kB is v1's PAGE_COUNTER_MAX pages in kB.
+const noLimitKB = 1 << 50
+
 // kb parses "1234kB".
 func kb(b []byte) (uint64, bool) {
 	b = bytes.TrimSuffix(b, []byte("kB"))
@@ -657,7 +673,7 @@ func parseKilled(msg []byte, t *Task) Scope {
 	if found {
 		var tv []byte
 		tv, rest, _ = bytes.Cut(rest, []byte(","))
-		t.TotalVMKB, _ = kb(bytes.TrimSpace(tv))
+		setKB(&t.TotalVMKB, &t.TotalVMBytes, bytes.TrimSpace(tv))
 	}
 	prevUID := false
 	for f := range bytes.FieldsFuncSeq(rest, func(r rune) bool { return r == ' ' || r == ',' }) {
@@ -673,15 +689,15 @@ func parseKilled(msg []byte, t *Task) Scope {
 		}
 		switch string(k) {
 		case "total-vm":
-			t.TotalVMKB, _ = kb(v)
+			setKB(&t.TotalVMKB, &t.TotalVMBytes, v)
 		case "anon-rss":
-			t.AnonRSSKB, _ = kb(v)
+			setKB(&t.AnonRSSKB, &t.AnonRSSBytes, v)
 		case "file-rss":
-			t.FileRSSKB, _ = kb(v)
+			setKB(&t.FileRSSKB, &t.FileRSSBytes, v)
 		case "shmem-rss":
-			t.ShmemRSSKB, _ = kb(v)
+			setKB(&t.ShmemRSSKB, &t.ShmemRSSBytes, v)
 		case "pgtables":
-			t.PgtablesKB, _ = kb(v)
+			setKB(&t.PgtablesKB, &t.PgtablesBytes, v)
 		case "UID":
 			if n, ok := atoi(v); ok {
 				t.UID, t.UIDKnown = n, true
@@ -719,11 +735,11 @@ func parseReaper(msg []byte) *Reaped {
 		k, v, _ := bytes.Cut(f, []byte(":"))
 		switch string(k) {
 		case "anon-rss":
-			r.AnonRSSKB, _ = kb(v)
+			setKB(&r.AnonRSSKB, &r.AnonRSSBytes, v)
 		case "file-rss":
-			r.FileRSSKB, _ = kb(v)
+			setKB(&r.FileRSSKB, &r.FileRSSBytes, v)
 		case "shmem-rss":
-			r.ShmemRSSKB, _ = kb(v)
+			setKB(&r.ShmemRSSKB, &r.ShmemRSSBytes, v)
 		}
 	}
 	return r
@@ -786,8 +802,16 @@ func parseCounterLine(msg []byte, r *Report) {
 		case "usage":
 			c.UsageKB, ok = kb(v)
 			c.Known = ok
+			if ok {
+				c.Usage = cgroup.AmountOf(cgroup.Bytes(c.UsageKB) * 1024)
+			}
 		case "limit":
-			c.LimitKB, _ = kb(v)
+			if c.LimitKB, ok = kb(v); ok {
+				c.Limit = cgroup.LimitOf(cgroup.Bytes(c.LimitKB) * 1024)
+				if c.LimitKB >= noLimitKB {
+					c.Limit = cgroup.NoLimit()
+				}
+			}
 		case "failcnt":
 			n, _ := atoi(v)
 			c.Failcnt = uint64(n)

@@ -3,6 +3,8 @@ package oom
 import (
 	"fmt"
 	"time"
+
+	"github.com/oomkit/oomkit/cgroup"
 )
 
 // Scope says what ran out of memory: a cgroup's limit, or the whole host.
@@ -58,9 +60,12 @@ type Invoker struct {
 	OOMScoreAdj int    `json:"oom_score_adj"`
 }
 
-// Task is a killed task as the kill line prints it. Sizes are in KiB;
-// fields a kernel did not print are zero with their Known flag false
-// (UID, pgtables and oom_score_adj arrived in 5.4, shmem-rss in 4.x).
+// Task is a killed task as the kill line prints it. The sizes are in bytes
+// (the *Bytes fields: null in JSON when the line did not print them, or
+// when there was no kill line at all); the *KB fields are the same as
+// printed, kept for the JSON keys examples printed before (deprecated).
+// Fields a kernel did not print are zero with their Known flag false (UID,
+// pgtables and oom_score_adj arrived in 5.4, shmem-rss in 4.x).
 type Task struct {
 	PID              int    `json:"pid"`
 	Comm             string `json:"comm"`
@@ -73,6 +78,12 @@ type Task struct {
 	PgtablesKB       uint64 `json:"pgtables_kb"`
 	OOMScoreAdj      int    `json:"oom_score_adj"`
 	OOMScoreAdjKnown bool   `json:"oom_score_adj_known"`
+
+	TotalVMBytes  cgroup.Amount `json:"total_vm_bytes"`
+	AnonRSSBytes  cgroup.Amount `json:"anon_rss_bytes"`
+	FileRSSBytes  cgroup.Amount `json:"file_rss_bytes"`
+	ShmemRSSBytes cgroup.Amount `json:"shmem_rss_bytes"`
+	PgtablesBytes cgroup.Amount `json:"pgtables_bytes"`
 }
 
 // Selected is the task the pre-5.1 "Kill process N (comm) score S or
@@ -85,15 +96,24 @@ type Selected struct {
 
 // Counter is one "memory: usage XkB, limit YkB, failcnt Z" style line of a
 // memory cgroup report (also memory+swap, kmem and the v2 swap line).
+// Usage and Limit are in bytes (null in JSON when the line was not
+// printed; a limit of 9007199254740988kB, the kernel's "none", is "max");
+// the *KB fields are as printed (deprecated JSON keys).
 type Counter struct {
 	UsageKB uint64 `json:"usage_kb"`
 	LimitKB uint64 `json:"limit_kb"`
 	Failcnt uint64 `json:"failcnt"`
 	Known   bool   `json:"known"`
+
+	Usage cgroup.Amount `json:"usage_bytes"`
+	Limit cgroup.Limit  `json:"limit_bytes"`
 }
 
-// TaskRow is one row of the "Tasks state" table. Sizes are as printed: in
-// pages, but pgtables_bytes in bytes. Columns a kernel did not print are 0.
+// TaskRow is one row of the "Tasks state" table. The *Pages fields are as
+// printed, in pages (pgtables_bytes in bytes); the *Bytes fields are the
+// same in bytes when the report tells its page size (Report.PageSize), null
+// in JSON otherwise and for a column the kernel did not print. Columns a
+// kernel did not print are 0 in the *Pages fields.
 type TaskRow struct {
 	PID           int    `json:"pid"`
 	UID           int    `json:"uid"`
@@ -108,6 +128,13 @@ type TaskRow struct {
 	Swapents      uint64 `json:"swapents"`
 	OOMScoreAdj   int    `json:"oom_score_adj"`
 	Name          string `json:"name"`
+
+	TotalVMBytes  cgroup.Amount `json:"total_vm_bytes"`
+	RSSBytes      cgroup.Amount `json:"rss_bytes"`
+	RSSAnonBytes  cgroup.Amount `json:"rss_anon_bytes"`
+	RSSFileBytes  cgroup.Amount `json:"rss_file_bytes"`
+	RSSShmemBytes cgroup.Amount `json:"rss_shmem_bytes"`
+	SwapBytes     cgroup.Amount `json:"swap_bytes"`
 }
 
 // Reaped is the "oom_reaper: reaped process N (comm), now anon-rss:..."
@@ -118,6 +145,10 @@ type Reaped struct {
 	AnonRSSKB  uint64 `json:"anon_rss_kb"`
 	FileRSSKB  uint64 `json:"file_rss_kb"`
 	ShmemRSSKB uint64 `json:"shmem_rss_kb"`
+
+	AnonRSSBytes  cgroup.Amount `json:"anon_rss_bytes"`
+	FileRSSBytes  cgroup.Amount `json:"file_rss_bytes"`
+	ShmemRSSBytes cgroup.Amount `json:"shmem_rss_bytes"`
 }
 
 // MaxTaskRows is how many rows of the task table a Report keeps: the
@@ -170,6 +201,10 @@ type Report struct {
 	Tasks []TaskRow `json:"tasks,omitempty"`
 	// TasksSeen counts all rows of the task table.
 	TasksSeen int `json:"tasks_seen"`
+	// PageSize is the size of the pages the task table counts, found where
+	// the victim's row and its kill line print the same memory in pages and
+	// in kB; unknown (null) otherwise.
+	PageSize cgroup.Amount `json:"page_size_bytes"`
 
 	Reaped *Reaped `json:"reaped,omitempty"`
 	// GroupVictims holds the other tasks killed with the victim because of

@@ -216,7 +216,7 @@ func TestInVMOwnLimit(t *testing.T) {
 	api, post := checkBoth(t, r, r.pid, oom.CauseContainerLimit)
 	assert.Equal(t, c.Path, api.OOMMemcg)
 	assert.Equal(t, c.Path, post.OOMMemcg)
-	assert.Equal(t, int64(32<<20), api.LimitBytes)
+	assert.Equal(t, cgroup.LimitOf(32<<20), api.LimitBytes)
 }
 
 func TestInVMAncestorLimit(t *testing.T) {

@@ -242,8 +242,8 @@ func limitText(r row) string {
 	if r.Usage != nil && r.Usage.LimitBytes > 0 {
 		return cgroup.Bytes(r.Usage.LimitBytes).String()
 	}
-	if r.LimitBytes > 0 {
-		return cgroup.Bytes(r.LimitBytes).String()
+	if r.LimitBytes.Set() {
+		return r.LimitBytes.String()
 	}
 	return "none"
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/oomkit/oomkit/cgroup"
@@ -36,16 +35,16 @@ func followChart(r *result) (chart.Page, error) {
 		{Name: "working set", Points: ws, Color: chart.Green},
 		{Name: "non-reclaimable (anon, shmem)", Points: nr, Color: chart.Purple},
 	}}
-	if d.LimitBytes > 0 {
-		c.Levels = append(c.Levels, chart.Level{Name: "limit", Bytes: float64(d.LimitBytes), Color: chart.Red})
+	if d.LimitBytes.Set() {
+		c.Levels = append(c.Levels, chart.Level{Name: "limit", Bytes: float64(d.LimitBytes.Bytes), Color: chart.Red})
 	}
-	if res := reservation(ev); res.Set() && (d.LimitBytes == 0 || int64(res.Bytes) < d.LimitBytes) {
+	if res := reservation(ev); res.Set() && (!d.LimitBytes.Set() || res.Bytes < d.LimitBytes.Bytes) {
 		c.Levels = append(c.Levels, chart.Level{Name: "reservation", Bytes: float64(res.Bytes), Color: chart.Orange})
 	}
 	for _, t := range killTimes(ev) {
 		c.Marks = append(c.Marks, chart.Mark{Name: "OOM kill", Time: t, Color: chart.Black})
 	}
-	if l := d.Leak; l != nil && d.LimitBytes > 0 && l.BytesPerHour > 0 {
+	if l := d.Leak; l != nil && d.LimitBytes.Set() && l.BytesPerHour > 0 {
 		// From the last sample before the first kill (the kill resets
 		// usage), at the fitted rate, up to the limit; never stretching
 		// the time axis to more than twice the samples' span.
@@ -58,8 +57,8 @@ func followChart(r *result) (chart.Page, error) {
 		if !v.Known {
 			v = s.WorkingSet
 		}
-		if v.Known && float64(v.Bytes) < float64(d.LimitBytes) {
-			h := (float64(d.LimitBytes) - float64(v.Bytes)) / l.BytesPerHour
+		if v.Known && v.Bytes < d.LimitBytes.Bytes {
+			h := float64(d.LimitBytes.Bytes-v.Bytes) / l.BytesPerHour
 			span := ev.Samples[len(ev.Samples)-1].Time.Sub(ev.Samples[0].Time)
 			until := min(time.Duration(h*float64(time.Hour)), span)
 			c.Series = append(c.Series, chart.Series{Name: fmt.Sprintf("leak forecast (%s/h)", cgroup.Size(l.BytesPerHour)), Dashed: true, Color: chart.Grey,
@@ -110,8 +109,9 @@ func killTimes(ev oom.Evidence) []time.Time {
 		path = ev.Before[0].Path
 	}
 	boot := oom.BootTime()
+	related := oom.KeepRelated(path)
 	for _, r := range ev.Reports {
-		if path == "" || (!strings.HasPrefix(r.TaskMemcg, path) && !strings.HasPrefix(r.OOMMemcg, path)) {
+		if path == "" || !related(r) {
 			continue
 		}
 		if t := wallTime(r, boot, true); !t.IsZero() {

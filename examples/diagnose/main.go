@@ -451,8 +451,8 @@ func print(w io.Writer, r *result) {
 		if u.Risk != "" {
 			fmt.Fprintf(w, "Risk:     %s\n", u.Risk)
 		}
-	} else if d.LimitBytes > 0 {
-		fmt.Fprintf(w, "Limit:    %s\n", cgroup.Bytes(d.LimitBytes))
+	} else if d.LimitBytes.Set() {
+		fmt.Fprintf(w, "Limit:    %s\n", d.LimitBytes)
 	}
 	var causes, risks []oom.RankedCause
 	for _, c := range d.Causes {

@@ -109,7 +109,7 @@ func TestRealContainerLimit(t *testing.T) {
 		assert.Equal(t, oom.CauseContainerLimit, d.Cause, "causes %v", causes(d))
 		assert.True(t, d.Killed)
 		assert.Equal(t, "memhog", d.VictimComm)
-		assert.Equal(t, int64(32<<20), d.LimitBytes)
+		assert.Equal(t, cgroup.LimitOf(32<<20), d.LimitBytes)
 		assert.Contains(t, d.OOMMemcg, id)
 		require.NotEmpty(t, d.Remedies)
 		assert.Equal(t, "--memory", d.Remedies[0].Setting)
@@ -190,7 +190,7 @@ func TestRealAncestorLimit(t *testing.T) {
 		assert.Equal(t, parent.Path, d.OOMMemcg, "names the parent")
 		assert.True(t, d.Killed)
 	}
-	assert.Equal(t, int64(32<<20), d.LimitBytes, "the effective limit is the parent's")
+	assert.Equal(t, cgroup.LimitOf(32<<20), d.LimitBytes, "the effective limit is the parent's")
 	// Without the kernel log the counters alone say the same.
 	ev.Reports = nil
 	d = oom.Diagnose(ev)
@@ -276,7 +276,7 @@ func TestMainJobEmbeddedCase(t *testing.T) {
 	assert.Equal(t, oom.CauseContainerLimit, d.Cause)
 	assert.True(t, d.Killed)
 	assert.Equal(t, "memhog", d.VictimComm)
-	assert.Equal(t, int64(32<<20), d.LimitBytes)
+	assert.Equal(t, cgroup.LimitOf(32<<20), d.LimitBytes)
 	assert.NotEmpty(t, d.OOMMemcg)
 	assert.Empty(t, d.Missing, "the embedded case is complete")
 }

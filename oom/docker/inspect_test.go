@@ -32,7 +32,7 @@ func TestDiagnoseCorpusInspect(t *testing.T) {
 	d := oom.Diagnose(oom.Evidence{Container: &ctr})
 	assert.Equal(t, oom.CauseNoLimit, d.Cause)
 	assert.False(t, d.Killed)
-	assert.Zero(t, d.LimitBytes)
+	assert.False(t, d.LimitBytes.Set())
 	assert.Empty(t, d.Conflicts)
 	assert.NotEmpty(t, d.Remedies)
 }

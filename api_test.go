@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -112,4 +113,27 @@ var builtin = map[string]bool{
 	"bool": true, "byte": true, "complex64": true, "complex128": true, "error": true, "float32": true, "float64": true,
 	"int": true, "int8": true, "int16": true, "int32": true, "int64": true, "rune": true, "string": true,
 	"uint": true, "uint8": true, "uint16": true, "uint32": true, "uint64": true, "uintptr": true, "any": true,
+}
+
+// TestLibraryDependencies: the library packages link no Docker client,
+// Docker API types, OpenTelemetry or gRPC (they came with the Docker
+// client: a program that only parses kernel reports linked 271 packages);
+// package oom/docker holds what needs them. recommend keeps go-units, the
+// Docker CLI's own size syntax, which it renders.
+func TestLibraryDependencies(t *testing.T) {
+	for _, pkg := range []string{"cgroup", "oom", "recommend"} {
+		out, err := exec.Command("go", "list", "-deps", "./"+pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list %s: %v\n%s", pkg, err, out)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			l := strings.ToLower(dep)
+			if dep == "github.com/docker/go-units" && pkg == "recommend" {
+				continue
+			}
+			if strings.Contains(l, "docker") || strings.Contains(l, "opentelemetry") || strings.Contains(l, "grpc") {
+				t.Errorf("package %s links %s", pkg, dep)
+			}
+		}
+	}
 }

@@ -10,41 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-
 	"github.com/oomkit/oomkit/cgroup"
 )
-
-// FromDockerStats turns an Engine stats reading into a sample. The working
-// set is usage minus inactive file cache, as docker stats computes it
-// (total_inactive_file on cgroup v1, inactive_file on v2).
-func FromDockerStats(st container.StatsResponse) (cgroup.Sample, error) {
-	if st.Read.IsZero() {
-		return cgroup.Sample{}, fmt.Errorf("%w: docker stats without a read time", ErrBadSample)
-	}
-	m := st.MemoryStats
-	usage := m.Usage
-	inactive, ok := m.Stats["total_inactive_file"]
-	if !ok {
-		inactive = m.Stats["inactive_file"]
-	}
-	ws := usage
-	if inactive < usage {
-		ws = usage - inactive
-	}
-	s := cgroup.Sample{Time: st.Read, Usage: cgroup.AmountOf(cgroup.Bytes(usage)), WorkingSet: cgroup.AmountOf(cgroup.Bytes(ws))}
-	if v, ok := m.Stats["total_rss"]; ok {
-		s.NonReclaimable = cgroup.AmountOf(cgroup.Bytes(v + m.Stats["total_shmem"]))
-	} else if v, ok := m.Stats["anon"]; ok {
-		s.NonReclaimable = cgroup.AmountOf(cgroup.Bytes(v + m.Stats["shmem"]))
-	}
-	if v, ok := m.Stats["total_cache"]; ok {
-		s.PageCache = cgroup.AmountOf(cgroup.Bytes(v))
-	} else if v, ok := m.Stats["file"]; ok {
-		s.PageCache = cgroup.AmountOf(cgroup.Bytes(v))
-	}
-	return s, nil
-}
 
 // CSVError reports a CSV row that could not be read.
 type CSVError struct {

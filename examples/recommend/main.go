@@ -25,6 +25,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/oomkit/oomkit/cgroup"
+	"github.com/oomkit/oomkit/oom/docker"
 	"github.com/oomkit/oomkit/recommend"
 )
 
@@ -287,7 +288,7 @@ func sampleContainer(name string, dur time.Duration) ([]cgroup.Sample, string, e
 			}
 			return out, "", fmt.Errorf("docker stats %s: %w", name, err)
 		}
-		if smp, err := recommend.FromDockerStats(s); err == nil {
+		if smp, err := docker.SampleOf(s); err == nil {
 			out = append(out, smp)
 		}
 	}

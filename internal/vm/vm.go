@@ -21,6 +21,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"debug/elf"
 	"encoding/base64"
 	"flag"
 	"fmt"
@@ -99,8 +100,13 @@ func Run(t *testing.T, cfg Config) {
 
 	start := time.Now()
 	work := t.TempDir()
-	test := filepath.Join(work, "pkg.test")
-	goBuild(t, "test", "-c", "-o", test, ".")
+	// This very binary runs in the VM when it is static (go test with
+	// cgo off); else the package's tests are built again without cgo.
+	test, err := os.Executable()
+	if err != nil || !isStatic(test) {
+		test = filepath.Join(work, "pkg.test")
+		goBuild(t, "test", "-c", "-o", test, ".")
+	}
 	bins := map[string]string{}
 	for _, pkg := range cfg.Binaries {
 		bins[path.Base(pkg)] = testenv.BuildStatic(t, pkg)
@@ -281,14 +287,20 @@ func findBusybox(t *testing.T) string {
 	return ""
 }
 
-// isStatic reports whether the ELF file has no program interpreter.
+// isStatic reports whether p is an ELF executable with no program
+// interpreter (it needs no dynamic loader, so it runs in the VM).
 func isStatic(p string) bool {
-	data, err := os.ReadFile(p)
-	if err != nil || len(data) < 64 || string(data[:4]) != "\x7fELF" {
+	f, err := elf.Open(p)
+	if err != nil {
 		return false
 	}
-	return !bytes.Contains(data[:min(len(data), 4096)], []byte("/lib64/ld-linux")) &&
-		!bytes.Contains(data[:min(len(data), 4096)], []byte("/lib/ld-linux"))
+	defer f.Close()
+	for _, prog := range f.Progs {
+		if prog.Type == elf.PT_INTERP {
+			return false
+		}
+	}
+	return f.Type == elf.ET_EXEC || f.Type == elf.ET_DYN
 }
 
 // packModules adds the Modules the kernel has (dependencies first) to the

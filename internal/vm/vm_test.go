@@ -156,3 +156,15 @@ func TestShellQuote(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, `^TestInVM(A|B)$ it's`, string(out))
 }
+
+func TestIsStatic(t *testing.T) {
+	// ldd, the reference, on busybox (static in busybox-static).
+	if out, err := exec.Command("ldd", "/bin/busybox").CombinedOutput(); bytes.Contains(out, []byte("not a dynamic executable")) {
+		assert.True(t, isStatic("/bin/busybox"))
+	} else if err == nil {
+		assert.False(t, isStatic("/bin/busybox"))
+	}
+	assert.False(t, isStatic("/bin/sh"), "dash is dynamically linked on Debian")
+	assert.False(t, isStatic("/etc/passwd"), "not ELF")
+	assert.False(t, isStatic("/nonexistent"))
+}

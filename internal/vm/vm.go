@@ -294,7 +294,7 @@ func isStatic(p string) bool {
 	if err != nil {
 		return false
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	for _, prog := range f.Progs {
 		if prog.Type == elf.PT_INTERP {
 			return false

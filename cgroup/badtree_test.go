@@ -161,3 +161,28 @@ func TestChildrenAndEffectiveLimit(t *testing.T) {
 	assert.Empty(t, by)
 	_ = time.Second
 }
+
+// TestWatchDeduplicatesFixture: a cgroup named three ways is watched once:
+// one kill, one event (on the v2 fixture, no root needed).
+func TestWatchDeduplicatesFixture(t *testing.T) {
+	root := copyTree(t, "v2")
+	fsys, err := cgroup.NewFS(cgroup.WithRoot(filepath.Join(root, "sys", "fs", "cgroup")), cgroup.WithProcRoot(filepath.Join(root, "proc")))
+	require.NoError(t, err)
+	cg, err := fsys.FindContainer(cid)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	events, err := fsys.Watch(ctx, []string{cg.Path(), cg.Path() + "/", cg.Path() + "/./", "//" + cg.Path()[1:]})
+	require.NoError(t, err)
+	kill := []byte("low 0\nhigh 0\nmax 60\noom 2\noom_kill 2\noom_group_kill 0\n")
+	require.NoError(t, os.WriteFile(filepath.Join(cg.Dir(), "memory.events.local"), kill, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(cg.Dir(), "memory.events"), kill, 0o644))
+	e := <-events
+	assert.Equal(t, cgroup.EventOOM, e.Kind)
+	assert.Equal(t, uint64(1), e.Delta.OOMKills().N)
+	select {
+	case e := <-events:
+		t.Fatalf("a second event for one kill: %+v", e.Kind)
+	case <-time.After(1500 * time.Millisecond):
+	}
+}

@@ -168,3 +168,43 @@ func TestIsStatic(t *testing.T) {
 	assert.False(t, isStatic("/etc/passwd"), "not ELF")
 	assert.False(t, isStatic("/nonexistent"))
 }
+
+// TestMissingComponents runs Run in a child process whose PATH has no qemu
+// or whose kernel is missing: skipped with the reason, or failed under
+// OOMKIT_INTEGRATION=1.
+func TestMissingComponents(t *testing.T) {
+	if os.Getenv("OOMKIT_VM_CHILD") == "1" {
+		Run(t, Config{})
+		return
+	}
+	for _, tc := range []struct {
+		name, path, kernel, want string
+	}{
+		{"no qemu", t.TempDir(), "", "no qemu-system-x86_64"},
+		{"no kernel", os.Getenv("PATH"), "/nonexistent/vmlinuz", "OOMKIT_VM_KERNEL"},
+	} {
+		for _, integration := range []bool{false, true} {
+			t.Run(tc.name+map[bool]string{false: "", true: " integration"}[integration], func(t *testing.T) {
+				if tc.kernel != "" {
+					if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+						t.Skip("needs qemu to get as far as the kernel")
+					}
+				}
+				cmd := exec.Command(os.Args[0], "-test.run", "^TestMissingComponents$", "-test.v")
+				cmd.Env = append(os.Environ(), "OOMKIT_VM_CHILD=1", "PATH="+tc.path, "OOMKIT_START_DAEMONS=1", "OOMKIT_VM_KERNEL="+tc.kernel, "OOMKIT_INTEGRATION=")
+				if integration {
+					cmd.Env = append(cmd.Env, "OOMKIT_INTEGRATION=1")
+				}
+				out, err := cmd.CombinedOutput()
+				assert.Contains(t, string(out), tc.want)
+				if integration {
+					assert.Error(t, err, "fails under OOMKIT_INTEGRATION=1:\n%s", out)
+					assert.Contains(t, string(out), "--- FAIL: TestMissingComponents")
+				} else {
+					assert.NoError(t, err, "skips:\n%s", out)
+					assert.Contains(t, string(out), "--- SKIP: TestMissingComponents")
+				}
+			})
+		}
+	}
+}

@@ -210,10 +210,13 @@ func TestFollowDockerAcrossRestart(t *testing.T) {
 		assert.Equal(t, "137", exit[n], "%s was killed", n)
 		in, err := cli.ContainerInspect(context.Background(), id)
 		require.NoError(t, err)
+		// OOMKilled implies the Engine logged an oom event; not the reverse:
+		// Docker 20.10 was seen to send the oom event and then say
+		// OOMKilled false (its exit handling overwrote the flag).
 		if in.State.OOMKilled {
 			assert.Positive(t, got[n+" oom"], "%s: the Engine recorded the kill, its oom event arrives: %v", n, got)
-		} else {
-			assert.Zero(t, got[n+" oom"], "%s: an oom event though inspect says not OOMKilled: %v", n, got)
+		}
+		if got[n+" oom"] == 0 {
 			t.Logf("%s: the Engine sent no oom event (killed before its shim watched the cgroup, or after the cgroup was gone)", n)
 		}
 	}

@@ -222,11 +222,13 @@ func stateText(r row) string {
 
 func verdictText(r row) string {
 	d := r.Diagnosis
-	if d.Cause == oom.CauseUnknown && !d.Killed {
+	switch d.Verdict {
+	case oom.VerdictNoKill:
 		return "no kill"
-	}
-	if d.Cause == oom.CauseNoLimit && !d.Killed {
-		return "no limit (risk)"
+	case oom.VerdictCannotTell:
+		return "cannot tell"
+	case oom.VerdictRisk:
+		return string(d.Cause) + " (risk)"
 	}
 	s := fmt.Sprintf("%s %.0f%%", d.Cause, 100*d.Causes[0].Confidence)
 	if d.Killed && r.State == "running" {

@@ -64,6 +64,10 @@ func BackfillBinary(promtool, omFile, dataDir string) error {
 	return nil
 }
 
+// fixtureVersion changes whenever NewFleet or WriteOpenMetrics change what
+// they write (kept fixtures of another version are not reused).
+const fixtureVersion = 2
+
 // Shared is a fleet fixture served by one Prometheus for a whole test
 // binary: built on first use, stopped and removed by Close (from TestMain).
 type Shared struct {
@@ -76,6 +80,7 @@ type Shared struct {
 
 	once   sync.Once
 	dir    string
+	kept   string
 	fleet  *Fleet
 	server *Server
 	err    error
@@ -89,11 +94,24 @@ func (s *Shared) Get(t testing.TB) (*Server, *Fleet) {
 	testenv.StartDaemons(t, "a Prometheus server")
 	prom, promtool := Binaries(t)
 	s.once.Do(func() {
+		s.fleet = NewFleet(s.Workloads, s.Days, s.Step, PublicTraces())
+		// OOMKIT_PROM_KEEP=DIR keeps the backfilled TSDB in DIR across runs
+		// (for benchmark work: the 200-container fleet takes minutes to
+		// build); the caller removes DIR.
+		if keep := os.Getenv("OOMKIT_PROM_KEEP"); keep != "" {
+			s.kept = filepath.Join(keep, fmt.Sprintf("fleet-%d-%dd-%s-v%d", s.Workloads, s.Days, s.Step, fixtureVersion))
+			if _, err := os.Stat(filepath.Join(s.kept, "complete")); err == nil {
+				s.dir, s.err = os.MkdirTemp("", "oomkit-prom-")
+				if s.err == nil {
+					s.server, s.err = StartBinary(prom, filepath.Join(s.kept, "data"), s.dir, "")
+				}
+				return
+			}
+		}
 		s.dir, s.err = os.MkdirTemp("", "oomkit-prom-")
 		if s.err != nil {
 			return
 		}
-		s.fleet = NewFleet(s.Workloads, s.Days, s.Step, PublicTraces())
 		om := filepath.Join(s.dir, "fleet.om")
 		t0 := time.Now()
 		if s.err = s.fleet.WriteFile(om); s.err != nil {
@@ -110,6 +128,13 @@ func (s *Shared) Get(t testing.TB) (*Server, *Fleet) {
 		}
 		s.Backfilled = time.Since(t0)
 		_ = os.Remove(om)
+		if s.kept != "" {
+			_ = os.MkdirAll(s.kept, 0o755)
+			if err := os.Rename(data, filepath.Join(s.kept, "data")); err == nil {
+				data = filepath.Join(s.kept, "data")
+				_ = os.WriteFile(filepath.Join(s.kept, "complete"), nil, 0o644)
+			}
+		}
 		s.server, s.err = StartBinary(prom, data, s.dir, "")
 	})
 	if s.err != nil {

@@ -199,7 +199,7 @@ func krrWay(ctx context.Context, url, selector string, cfg fleet.Config) (int, e
 func BenchmarkFleet(b *testing.B) {
 	srv, fl := benchFleet.Get(b)
 	b.Logf("fixture: %d workloads, %d MB of OpenMetrics written in %s, backfilled in %s", len(fl.Workloads), benchFleet.Bytes>>20, benchFleet.Written.Round(time.Second), benchFleet.Backfilled.Round(time.Second))
-	cfg := fleet.Config{Start: fl.Start.Add(-fl.Step), End: promtest.Epoch}
+	cfg := fleet.Config{Start: fl.Start.Add(-fl.Step), End: promtest.Epoch, Interval: 5 * time.Minute} // 5m: the default for a week
 	sizes := []struct {
 		n   string
 		sel string

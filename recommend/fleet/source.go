@@ -381,7 +381,10 @@ func (r *run) dockerKey(m model.Metric) podKey {
 func (r *run) by(names ...string) string { return strings.Join(names, ",") }
 
 // history reads the fleet-wide, sparse part: limits, restarts, OOM
-// events, evictions and node pressure.
+// events, evictions and node pressure. Range queries that join series
+// step by step cost the server a lot: first one instant query over the
+// whole window says which pods had anything at all (changes(), max_over_time),
+// then the range queries ask about those pods only.
 func (r *run) history(ctx context.Context) error {
 	L := r.cfg.Labels
 	I := model.Duration(r.cfg.Interval).String()
@@ -420,53 +423,97 @@ func (r *run) history(ctx context.Context) error {
 		}
 	}
 
-	// Restarts, and which of them kube-state-metrics calls OOMKilled,
-	// with the limit at the time.
-	restarts := fmt.Sprintf(`(max by (%[1]s) (%[2]s) - max by (%[1]s) (%[2]s offset %[3]s)) > 0`, ksmBy, r.ksmSel("kube_pod_container_status_restarts_total"), I)
-	oomRestarts := fmt.Sprintf(`max by (%s) (%s) and on (%s) (%s)`, ksmBy, r.ksmSel("kube_pod_container_status_last_terminated_reason", `reason="OOMKilled"`), ksmBy, restarts)
-	restartAt := map[podKey]map[int]bool{}
-	if err := r.rangeEach(ctx, restarts, func(m model.Metric, pts []model.SamplePair) {
-		k := r.k8sKey(m, true)
-		for _, pt := range pts {
-			if restartAt[k] == nil {
-				restartAt[k] = map[int]bool{}
-			}
-			restartAt[k][r.stepOf(pt.Timestamp.Time())] = true
+	// Which pods restarted, had OOM events or were evicted at all.
+	which := func(q string, key func(model.Metric) podKey) ([]podKey, error) {
+		v, err := r.instant(ctx, q)
+		if err != nil {
+			return nil, err
 		}
-	}); err != nil {
+		var out []podKey
+		for _, s := range v {
+			out = append(out, key(s.Metric))
+		}
+		return out, nil
+	}
+	ksmKey := func(m model.Metric) podKey { return r.k8sKey(m, true) }
+	restarted, err := which(fmt.Sprintf(`max by (%s) (changes(%s[%s])) > 0`, ksmBy, r.ksmSel("kube_pod_container_status_restarts_total"), W), ksmKey)
+	if err != nil {
 		return err
 	}
-	limitAt := map[podKey]map[int]float64{}
-	if err := r.rangeEach(ctx, fmt.Sprintf(`max by (%s) (%s) and on (%s) (%s)`, ksmBy, r.ksmSel("kube_pod_container_resource_limits", `resource="memory"`), ksmBy, oomRestarts),
-		func(m model.Metric, pts []model.SamplePair) {
+	k8sEvents, err := which(fmt.Sprintf(`max by (%s) (changes(%s[%s])) > 0`, cBy, r.k8sSel("container_oom_events_total"), W), func(m model.Metric) podKey { return r.k8sKey(m, false) })
+	if err != nil {
+		return err
+	}
+	dockerEvents, err := which(fmt.Sprintf(`max by (%s) (changes(%s[%s])) > 0`, dBy, r.dockerSel("container_oom_events_total"), W), r.dockerKey)
+	if err != nil {
+		return err
+	}
+	evicted, err := which(fmt.Sprintf(`max by (namespace,pod) (max_over_time(%s[%s])) > 0`, r.ksmSel("kube_pod_status_reason", `reason="Evicted"`), W), func(m model.Metric) podKey {
+		return podKey{string(m["namespace"]), string(m["pod"]), ""}
+	})
+	if err != nil {
+		return err
+	}
+
+	// Restarts of those pods, and which of them kube-state-metrics calls
+	// OOMKilled.
+	restartAt := map[podKey]map[int]bool{}
+	for _, m := range r.restrict(restarted, "namespace", "pod") {
+		restarts := fmt.Sprintf(`(max by (%[1]s) (%[2]s) - max by (%[1]s) (%[2]s offset %[3]s)) > 0`, ksmBy, r.ksmSel("kube_pod_container_status_restarts_total", m), I)
+		if err := r.rangeEach(ctx, restarts, func(m model.Metric, pts []model.SamplePair) {
 			k := r.k8sKey(m, true)
-			if limitAt[k] == nil {
-				limitAt[k] = map[int]float64{}
-			}
 			for _, pt := range pts {
-				limitAt[k][r.stepOf(pt.Timestamp.Time())] = float64(pt.Value)
+				if restartAt[k] == nil {
+					restartAt[k] = map[int]bool{}
+				}
+				restartAt[k][r.stepOf(pt.Timestamp.Time())] = true
 			}
 		}); err != nil {
-		return err
-	}
-	if err := r.rangeEach(ctx, oomRestarts, func(m model.Metric, pts []model.SamplePair) {
-		p := r.pods[r.k8sKey(m, true)]
-		if p == nil {
-			return
+			return err
 		}
-		for _, pt := range pts {
-			st := r.stepOf(pt.Timestamp.Time())
-			lim := p.limit // no kube limit at the kill: the current one
-			if v, ok := limitAt[p.key][st]; ok && v > 0 {
-				lim = cgroup.LimitOf(cgroup.Bytes(v))
+		oomRestarts := fmt.Sprintf(`max by (%s) (%s) and on (%s) (%s)`, ksmBy, r.ksmSel("kube_pod_container_status_last_terminated_reason", `reason="OOMKilled"`, m), ksmBy, restarts)
+		if err := r.rangeEach(ctx, oomRestarts, func(m model.Metric, pts []model.SamplePair) {
+			p := r.pods[r.k8sKey(m, true)]
+			if p == nil {
+				return
 			}
-			p.kills = append(p.kills, len(p.events))
-			p.events = append(p.events, Event{Time: r.timeOf(st), Pod: p.key.pod, Node: p.node, Kind: EventOOMKill, Limit: lim,
-				Evidence: []oom.Item{{Source: "metrics", Text: fmt.Sprintf("kube_pod_container_status_restarts_total rose and kube_pod_container_status_last_terminated_reason{reason=\"OOMKilled\"} is 1 between %s and %s",
-					r.timeOf(st-1).UTC().Format(time.RFC3339), r.timeOf(st).UTC().Format(time.RFC3339))}}})
+			for _, pt := range pts {
+				st := r.stepOf(pt.Timestamp.Time())
+				p.kills = append(p.kills, len(p.events))
+				p.events = append(p.events, Event{Time: r.timeOf(st), Pod: p.key.pod, Node: p.node, Kind: EventOOMKill, Limit: p.limit,
+					Evidence: []oom.Item{{Source: "metrics", Text: fmt.Sprintf("kube_pod_container_status_restarts_total rose and kube_pod_container_status_last_terminated_reason{reason=\"OOMKilled\"} is 1 between %s and %s",
+						r.timeOf(st-1).UTC().Format(time.RFC3339), r.timeOf(st).UTC().Format(time.RFC3339))}}})
+			}
+		}); err != nil {
+			return err
 		}
-	}); err != nil {
-		return err
+	}
+	// The limit at each kill (it may have changed since), for the killed
+	// pods only.
+	var killed []podKey
+	for _, p := range r.pods {
+		if len(p.kills) > 0 && p.key.ns != "" {
+			killed = append(killed, p.key)
+		}
+	}
+	for _, m := range r.restrict(killed, "namespace", "pod") {
+		if err := r.rangeEach(ctx, fmt.Sprintf(`max by (%s) (%s)`, ksmBy, r.ksmSel("kube_pod_container_resource_limits", `resource="memory"`, m)), func(m model.Metric, pts []model.SamplePair) {
+			p := r.pods[r.k8sKey(m, true)]
+			if p == nil {
+				return
+			}
+			at := map[int]float64{}
+			for _, pt := range pts {
+				at[r.stepOf(pt.Timestamp.Time())] = float64(pt.Value)
+			}
+			for _, i := range p.kills {
+				if v := at[r.stepOf(p.events[i].Time)]; v > 0 {
+					p.events[i].Limit = cgroup.LimitOf(cgroup.Bytes(v))
+				}
+			}
+		}); err != nil {
+			return err
+		}
 	}
 
 	// OOM events (cAdvisor's counter): without a restart, a child was
@@ -474,68 +521,74 @@ func (r *run) history(ctx context.Context) error {
 	childQ := func(selector, by string) string {
 		return fmt.Sprintf(`max by (%[1]s) (%[2]s - %[2]s offset %[3]s) > 0`, by, selector, I)
 	}
-	if err := r.rangeEach(ctx, childQ(r.k8sSel("container_oom_events_total"), cBy), func(m model.Metric, pts []model.SamplePair) {
-		p := r.pods[r.k8sKey(m, false)]
-		if p == nil {
-			return
-		}
-		for _, pt := range pts {
-			st := r.stepOf(pt.Timestamp.Time())
-			if rs := restartAt[p.key]; rs[st] || rs[st+1] || rs[st-1] {
-				continue // the container died too: counted as its kill
-			}
-			p.addChild(r, st, int(pt.Value))
-		}
-	}); err != nil {
-		return err
-	}
-	dockerRestart := map[podKey]map[int]bool{}
-	if err := r.rangeEach(ctx, childQ(r.dockerSel("container_start_time_seconds"), dBy), func(m model.Metric, pts []model.SamplePair) {
-		k := r.dockerKey(m)
-		if dockerRestart[k] == nil {
-			dockerRestart[k] = map[int]bool{}
-		}
-		for _, pt := range pts {
-			dockerRestart[k][r.stepOf(pt.Timestamp.Time())] = true
-		}
-	}); err != nil {
-		return err
-	}
-	if err := r.rangeEach(ctx, childQ(r.dockerSel("container_oom_events_total"), dBy), func(m model.Metric, pts []model.SamplePair) {
-		p := r.pods[r.dockerKey(m)]
-		if p == nil {
-			return
-		}
-		for _, pt := range pts {
-			st := r.stepOf(pt.Timestamp.Time())
-			if rs := dockerRestart[p.key]; rs[st-1] || rs[st] || rs[st+1] || rs[st+2] || rs[st+3] {
-				p.kills = append(p.kills, len(p.events))
-				p.events = append(p.events, Event{Time: r.timeOf(st), Pod: p.key.pod, Kind: EventOOMKill, Limit: p.limit,
-					Evidence: []oom.Item{{Source: "metrics", Text: "container_oom_events_total rose and container_start_time_seconds changed: the container's main process died"}}})
-				continue
-			}
-			p.addChild(r, st, int(pt.Value))
-		}
-	}); err != nil {
-		return err
-	}
-
-	// Evictions: the first step each pod shows reason="Evicted".
-	ev := r.ksmSel("kube_pod_status_reason", `reason="Evicted"`)
-	evQ := fmt.Sprintf(`(max by (namespace,pod) (%[1]s) > 0) unless (max by (namespace,pod) (%[1]s offset %[2]s) > 0)`, ev, I)
-	if err := r.rangeEach(ctx, evQ, func(m model.Metric, pts []model.SamplePair) {
-		ns, pn := string(m["namespace"]), string(m["pod"])
-		for _, p := range r.pods {
-			if p.key.ns != ns || p.key.pod != pn {
-				continue
+	for _, m := range r.restrict(k8sEvents, L.Namespace, L.Pod) {
+		if err := r.rangeEach(ctx, childQ(r.k8sSel("container_oom_events_total", m), cBy), func(m model.Metric, pts []model.SamplePair) {
+			p := r.pods[r.k8sKey(m, false)]
+			if p == nil {
+				return
 			}
 			for _, pt := range pts {
-				p.events = append(p.events, Event{Time: pt.Timestamp.Time(), Pod: pn, Node: p.node, Kind: EventEviction, Cause: oom.CauseNotOOM, Confidence: 0.6, Limit: p.limit,
-					Evidence: []oom.Item{{Source: "metrics", Text: "kube_pod_status_reason{reason=\"Evicted\"} became 1: the kubelet evicted the pod under node pressure; no kernel OOM kill"}}})
+				st := r.stepOf(pt.Timestamp.Time())
+				if rs := restartAt[p.key]; rs[st] || rs[st+1] || rs[st-1] {
+					continue // the container died too: counted as its kill
+				}
+				p.addChild(r, st, int(pt.Value))
 			}
+		}); err != nil {
+			return err
 		}
-	}); err != nil {
-		return err
+	}
+	for _, m := range r.restrictDocker(dockerEvents) {
+		dockerRestart := map[podKey]map[int]bool{}
+		if err := r.rangeEach(ctx, childQ(r.dockerSel("container_start_time_seconds", m), dBy), func(m model.Metric, pts []model.SamplePair) {
+			k := r.dockerKey(m)
+			if dockerRestart[k] == nil {
+				dockerRestart[k] = map[int]bool{}
+			}
+			for _, pt := range pts {
+				dockerRestart[k][r.stepOf(pt.Timestamp.Time())] = true
+			}
+		}); err != nil {
+			return err
+		}
+		if err := r.rangeEach(ctx, childQ(r.dockerSel("container_oom_events_total", m), dBy), func(m model.Metric, pts []model.SamplePair) {
+			p := r.pods[r.dockerKey(m)]
+			if p == nil {
+				return
+			}
+			for _, pt := range pts {
+				st := r.stepOf(pt.Timestamp.Time())
+				if rs := dockerRestart[p.key]; rs[st-1] || rs[st] || rs[st+1] || rs[st+2] || rs[st+3] {
+					p.kills = append(p.kills, len(p.events))
+					p.events = append(p.events, Event{Time: r.timeOf(st), Pod: p.key.pod, Kind: EventOOMKill, Limit: p.limit,
+						Evidence: []oom.Item{{Source: "metrics", Text: "container_oom_events_total rose and container_start_time_seconds changed: the container's main process died"}}})
+					continue
+				}
+				p.addChild(r, st, int(pt.Value))
+			}
+		}); err != nil {
+			return err
+		}
+	}
+
+	// Evictions: the first step each evicted pod shows reason="Evicted".
+	podsOf := map[[2]string][]*pod{}
+	for _, p := range r.pods {
+		podsOf[[2]string{p.key.ns, p.key.pod}] = append(podsOf[[2]string{p.key.ns, p.key.pod}], p)
+	}
+	for _, m := range r.restrict(evicted, "namespace", "pod") {
+		ev := r.ksmSel("kube_pod_status_reason", `reason="Evicted"`, m)
+		evQ := fmt.Sprintf(`(max by (namespace,pod) (%[1]s) > 0) unless (max by (namespace,pod) (%[1]s offset %[2]s) > 0)`, ev, I)
+		if err := r.rangeEach(ctx, evQ, func(m model.Metric, pts []model.SamplePair) {
+			for _, p := range podsOf[[2]string{string(m["namespace"]), string(m["pod"])}] {
+				for _, pt := range pts {
+					p.events = append(p.events, Event{Time: pt.Timestamp.Time(), Pod: p.key.pod, Node: p.node, Kind: EventEviction, Cause: oom.CauseNotOOM, Confidence: 0.6, Limit: p.limit,
+						Evidence: []oom.Item{{Source: "metrics", Text: "kube_pod_status_reason{reason=\"Evicted\"} became 1: the kubelet evicted the pod under node pressure; no kernel OOM kill"}}})
+				}
+			}
+		}); err != nil {
+			return err
+		}
 	}
 
 	// Nodes at or above 90% of their capacity.
@@ -551,7 +604,7 @@ func (r *run) history(ctx context.Context) error {
 	for _, s := range cv2 {
 		r.capacity[string(s.Metric["node"])] = float64(s.Value)
 	}
-	if err := r.rangeEach(ctx, fmt.Sprintf(`max by (node) (max_over_time((%s / on (node) %s)[%s:]) ) >= 0.9`, nodeWS, capQ, I), func(m model.Metric, pts []model.SamplePair) {
+	if err := r.rangeEach(ctx, fmt.Sprintf(`max by (node) (max_over_time((%s / on (node) %s)[%s:]) ) >= %g`, nodeWS, capQ, I, nearCapacity), func(m model.Metric, pts []model.SamplePair) {
 		n := string(m["node"])
 		if r.pressure[n] == nil {
 			r.pressure[n] = map[int]bool{}
@@ -564,6 +617,33 @@ func (r *run) history(ctx context.Context) error {
 	}
 	r.countNodeKills()
 	return nil
+}
+
+// restrict returns matchers selecting the given pods, a hundred pods per
+// matcher (nil for none).
+func (r *run) restrict(keys []podKey, nsLabel, podLabel string) []string {
+	var out []string
+	for i := 0; i < len(keys); i += 100 {
+		var nss, pods []string
+		for _, k := range keys[i:min(i+100, len(keys))] {
+			nss, pods = append(nss, k.ns), append(pods, k.pod)
+		}
+		out = append(out, nsLabel+"=~"+alt(nss)+","+podLabel+"=~"+alt(pods))
+	}
+	return out
+}
+
+// restrictDocker is restrict for Docker containers (name and host).
+func (r *run) restrictDocker(keys []podKey) []string {
+	var out []string
+	for i := 0; i < len(keys); i += 100 {
+		var names, hosts []string
+		for _, k := range keys[i:min(i+100, len(keys))] {
+			names, hosts = append(names, k.pod), append(hosts, k.container)
+		}
+		out = append(out, r.cfg.Labels.Name+"=~"+alt(names)+","+r.cfg.Labels.Instance+"=~"+alt(hosts))
+	}
+	return out
 }
 
 func (p *pod) addChild(r *run, st, n int) {
@@ -653,6 +733,7 @@ func (r *run) batches(ctx context.Context, yield func(Result) error) error {
 
 // alt returns a regular expression matching exactly the given values.
 func alt(vals []string) string {
+	vals = slices.Clone(vals)
 	slices.Sort(vals)
 	vals = slices.Compact(vals)
 	q := make([]string, len(vals))

@@ -403,6 +403,12 @@ func TestInVMLeak(t *testing.T) {
 		ranked = append(ranked, rc.Cause)
 	}
 	assert.Contains(t, ranked, oom.CauseContainerLimit, "the limit it ran into is named too")
+	// examples/diagnose --cgroup is a post-mortem: one snapshot, no
+	// samples, so no trend; it names the limit and claims no leak.
+	post := cli(t, c.Path)
+	logDiagnosis(t, "examples/diagnose --json", post)
+	assert.Equal(t, oom.CauseContainerLimit, post.Cause)
+	assert.Nil(t, post.Leak)
 }
 
 // TestInVMHostOOM exhausts the VM's memory with no limit reached: a global

@@ -51,8 +51,9 @@ type line struct {
 	Cause     oom.Cause `json:"cause,omitempty"`
 	Victim    string    `json:"victim,omitempty"`
 	Remedy    string    `json:"remedy,omitempty"`
-	// ExitCode is the container's exit code (kind "exit"), from the
-	// Engine's die event; Signal the last signal the Engine sent it
+	// ExitCode is the container's exit code, from the Engine's die event,
+	// on the line of its cgroup's removal (kind "removed"; kind "exit" for
+	// a container that was not watched); Signal the last signal the Engine sent it
 	// (docker kill, docker stop) before it died.
 	ExitCode *int   `json:"exit_code,omitempty"`
 	Signal   string `json:"signal,omitempty"`
@@ -73,9 +74,11 @@ Usage:
                              and those started later
   watch --cgroup PATH ...    these cgroups of this host (as /proc/<pid>/cgroup names them)
 
-Output: one line per event (WARN, KILL, EXIT, RESTART, REMOVED), or with
---json one JSON object per line (kind threshold, oom, exit, restart,
-removed). It needs root for the cgroup files and the kernel log. Ctrl-C
+Output: one line per event: WARN (a threshold), KILL (an OOM kill, its
+diagnosis and remedy), REMOVED (a cgroup gone; for a container with its exit
+code and what it means), RESTART (a container started again after an exit),
+EXIT (an unwatched container's exit); with --json one JSON object per line
+(kind threshold, oom, removed, restart, exit; exit_code, signal, meaning). It needs root for the cgroup files and the kernel log. Ctrl-C
 stops it; with --cgroup it also ends when every watched cgroup is gone.
 
 Example:
@@ -164,6 +167,12 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 			fmt.Printf("%s KILL %s: %d OOM kill(s), victim %s, cause %s; %s\n", l.Time.Format(time.TimeOnly), who, l.Kills, l.Victim, l.Cause, l.Remedy)
 		case "exit":
 			fmt.Printf("%s EXIT %s: exit code %d: %s\n", l.Time.Format(time.TimeOnly), who, *l.ExitCode, l.Meaning)
+		case "removed":
+			if l.ExitCode != nil {
+				fmt.Printf("%s REMOVED %s: exit code %d: %s\n", l.Time.Format(time.TimeOnly), who, *l.ExitCode, l.Meaning)
+			} else {
+				fmt.Printf("%s REMOVED %s\n", l.Time.Format(time.TimeOnly), who)
+			}
 		case "restart":
 			fmt.Printf("%s RESTART %s: started again after exit code %d\n", l.Time.Format(time.TimeOnly), who, *l.ExitCode)
 		default:
@@ -178,11 +187,11 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 	active := map[string]context.CancelFunc{}
 	names := map[string]string{} // cgroup path -> container name
 	const removedWait = 3 * time.Second
-	ids := map[string]string{}       // cgroup path -> container ID
-	signals := map[string]string{}   // container ID -> last signal the Engine sent
-	exits := map[string]int{}        // container ID -> last exit code
-	pending := map[string]line{}     // removed container cgroups awaiting their die event
-	exited := map[string]time.Time{} // container cgroups whose die event came before their removal
+	ids := map[string]string{}     // cgroup path -> container ID
+	signals := map[string]string{} // container ID -> last signal the Engine sent
+	exits := map[string]int{}      // container ID -> last exit code
+	pending := map[string]line{}   // removed container cgroups awaiting their die event
+	exited := map[string]line{}    // container cgroups whose die event came before their removal
 	watch := func(path string) error {
 		if _, ok := active[path]; ok {
 			return nil
@@ -264,6 +273,12 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 					delete(pending, p)
 				}
 			}
+			for p, l := range exited {
+				if time.Since(l.Time) > removedWait {
+					print(l) // its cgroup's removal never came
+					delete(exited, p)
+				}
+			}
 		case m := <-dockerMsgs:
 			name := strings.TrimPrefix(m.Actor.Attributes["name"], "/")
 			switch m.Action {
@@ -278,15 +293,22 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 				exits[m.Actor.ID] = code
 				l := line{Time: time.Unix(0, m.TimeNano), Kind: "exit", Container: name, ExitCode: &code, Signal: signals[m.Actor.ID]}
 				l.Meaning = exitMeaning(code, l.Signal, m.Actor.Attributes["oomKilled"] == "true")
+				delete(signals, m.Actor.ID)
+				path := ""
 				for p, id := range ids {
 					if id == m.Actor.ID {
-						l.Cgroup = p
-						delete(pending, p)
-						exited[p] = time.Now()
+						path = p
 					}
 				}
-				delete(signals, m.Actor.ID)
-				print(l)
+				if r, ok := pending[path]; ok && path != "" {
+					print(withExit(r, l)) // the removal came first
+					delete(pending, path)
+				} else if path != "" {
+					l.Cgroup = path
+					exited[path] = l
+				} else {
+					print(l) // not watched: its exit alone
+				}
 				continue
 			}
 			if code, ok := exits[m.Actor.ID]; ok {
@@ -324,8 +346,9 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 				}
 			}
 			if e.Kind == cgroup.EventRemoved && ids[e.Path] != "" {
-				if t, ok := exited[e.Path]; ok && time.Since(t) < removedWait {
-					delete(exited, e.Path) // its die event came first and told how it ended
+				if x, ok := exited[e.Path]; ok {
+					print(withExit(l, x)) // its die event came first
+					delete(exited, e.Path)
 					continue
 				}
 				pending[e.Path] = l // its die event tells how it ended
@@ -334,6 +357,15 @@ func run(ctx context.Context, paths []string, fracs []float64, asJSON bool) erro
 			print(l)
 		}
 	}
+}
+
+// withExit is a removal line with the exit code its die event gave.
+func withExit(removed, exit line) line {
+	removed.ExitCode, removed.Signal, removed.Meaning = exit.ExitCode, exit.Signal, exit.Meaning
+	if removed.Container == "" {
+		removed.Container = exit.Container
+	}
+	return removed
 }
 
 // exitMeaning says what a container's exit code means, with the signal

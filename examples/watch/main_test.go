@@ -243,8 +243,8 @@ func TestFlagsRefused(t *testing.T) {
 }
 
 // TestDockerExitCodes: docker kill, docker stop (on a process that ignores
-// SIGTERM) and a restart policy each get their exit code and meaning
-// instead of a bare REMOVED.
+// SIGTERM) and a restart policy each get their exit code and meaning on
+// their REMOVED line (not a bare REMOVED), and the restart its own line.
 func TestDockerExitCodes(t *testing.T) {
 	cli := testenv.Docker(t)
 	p := startWatch(t, "--json")
@@ -275,10 +275,10 @@ func TestDockerExitCodes(t *testing.T) {
 		raw := p.next(t, time.Until(deadline))
 		var l line
 		require.NoError(t, json.Unmarshal([]byte(raw), &l), raw)
-		if l.Kind == "removed" && (l.Container == killed || l.Container == stopped || l.Container == looped) {
+		if l.Kind == "removed" && l.ExitCode == nil && (l.Container == killed || l.Container == stopped || l.Container == looped) {
 			t.Errorf("bare removed line for a container: %s", raw)
 		}
-		if l.Kind == "exit" || l.Kind == "restart" {
+		if l.Kind == "removed" || l.Kind == "restart" {
 			got[l.Container] = append(got[l.Container], l)
 		}
 	}
@@ -291,7 +291,7 @@ func TestDockerExitCodes(t *testing.T) {
 	require.NotEmpty(t, got[stopped])
 	assert.Equal(t, 137, *got[stopped][0].ExitCode, "sleep as PID 1 ignores SIGTERM: stop's timeout kills it")
 	require.GreaterOrEqual(t, len(got[looped]), 3, "exit, restart, exit: %+v", got[looped])
-	assert.Equal(t, "exit", got[looped][0].Kind)
+	assert.Equal(t, "removed", got[looped][0].Kind)
 	assert.Equal(t, 3, *got[looped][0].ExitCode)
 	assert.Equal(t, "restart", got[looped][1].Kind)
 	assert.Equal(t, 3, *got[looped][1].ExitCode)

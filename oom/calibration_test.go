@@ -124,6 +124,10 @@ func scenarioCases() []labelled {
 			ev: oom.Evidence{Before: []cgroup.MemorySnapshot{v2(kid, cgroup.LimitOf(24<<20), 0, 0)},
 				After: later([]cgroup.MemorySnapshot{v2(kid, cgroup.LimitOf(24<<20), 0, 1)}, func([]cgroup.MemorySnapshot) {})},
 			truth: oom.CauseHostPressure},
+		labelled{name: "Docker's OOMKilled alone, no limit of its own", class: "engine alone",
+			ev: oom.Evidence{Container: &oom.Container{ID: "c", Memory: cgroup.NoLimit(), State: &oom.ContainerState{ExitCode: 137, OOMKilled: true}}}, truth: oom.CauseUnknown},
+		labelled{name: "Docker's OOMKilled alone, with a limit", class: "engine alone",
+			ev: oom.Evidence{Container: &oom.Container{ID: "c", Memory: cgroup.LimitOf(64 << 20), State: &oom.ContainerState{ExitCode: 137, OOMKilled: true}}}, truth: oom.CauseContainerLimit},
 		labelled{name: "killed by docker stop, counters unchanged", class: "counters alone",
 			ev: oom.Evidence{Before: before[:1], After: later(before[:1], func([]cgroup.MemorySnapshot) {}), ExitCode: ptr(137)}, truth: oom.CauseNotOOM},
 	)

@@ -684,7 +684,18 @@ func (d *diag) docker() {
 	case dockerOOM:
 		d.oomKilled = true
 		if len(d.scores) == 0 {
-			d.add(CauseContainerLimit, 0.6, "Docker reports an OOM kill; the kernel log and counters were not available to say whose limit")
+			noOwn := in != nil && in.Memory.Known && in.Memory.Unlimited
+			if len(d.tree) > 0 && d.tree[0].Limit.Known {
+				noOwn = d.tree[0].Limit.Unlimited
+			}
+			if noOwn {
+				// No limit of its own: the host's memory or an ancestor's limit.
+				d.add(CauseUnknown, 0.4, "Docker reports an OOM kill of a container with no memory limit of its own: the host ran out or an ancestor's limit was hit; the kernel log and counters were not available to say which")
+			} else {
+				// Docker sets OOMKilled for a global kill too: alone it says
+				// little about whose limit.
+				d.add(CauseContainerLimit, 0.55, "Docker reports an OOM kill; the kernel log and counters were not available to say whose limit")
+			}
 		}
 	case d.oomKilled && in != nil && in.State != nil && !in.State.OOMKilled:
 		d.out.Conflicts = append(d.out.Conflicts, "the kernel or the cgroup counters show an OOM kill but Docker's OOMKilled is false")

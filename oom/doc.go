@@ -59,6 +59,9 @@
 //     limited to it): 0.45.
 //   - A report that names no cgroup, tied by a pid: 0.5 (0.4 when its scope
 //     was inferred from the next kill of a storm), never more.
+//   - The engine alone (Docker's OOMKilled; it is set for global kills
+//     too): container_limit 0.55, or unknown 0.4 for a container with no
+//     limit of its own.
 //   - Two sources that disagree: each at most 0.6, and the conflict listed.
 //   - Nothing: cause unknown, confidence 0, Verdict "cannot_tell", and the
 //     explanation says what was looked at ("cannot tell: no report for this
@@ -66,11 +69,12 @@
 //     move").
 //
 // The labelled set today (go test ./oom -run Calibration -v prints it), by
-// evidence class and confidence given, all 101 cases right:
+// evidence class and confidence given, all 103 cases right:
 //
 //	report naming the cgroup   >=0.9: 32   0.6-0.9: 5
 //	two sources agreeing       >=0.9:  1
 //	counters alone             >=0.9:  1 (not_oom, counters unchanged)   0.6-0.9: 4
 //	report naming no cgroup    <0.6:  55
+//	engine alone               <0.6:   2
 //	nothing                    >=0.9:  1 (no_limit, a risk)   <0.6: 2
 package oom

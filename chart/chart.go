@@ -88,8 +88,10 @@ const mib = 1 << 20
 
 func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 
-// SVG renders the chart.
-func (c Chart) SVG() ([]byte, error) {
+// SVG renders the chart, its fonts embedded.
+func (c Chart) SVG() ([]byte, error) { return c.svg(true) }
+
+func (c Chart) svg(embedFonts bool) ([]byte, error) {
 	p := plot.New()
 	p.Title.Text = c.Title
 	zone, _ := time.Now().Zone()
@@ -191,7 +193,7 @@ func (c Chart) SVG() ([]byte, error) {
 	if w <= 0 || h <= 0 {
 		w, h = 720, 380
 	}
-	cv := vgsvg.NewWith(vgsvg.UseWH(vg.Points(w), vg.Points(h)), vgsvg.EmbedFonts(true))
+	cv := vgsvg.NewWith(vgsvg.UseWH(vg.Points(w), vg.Points(h)), vgsvg.EmbedFonts(embedFonts))
 	p.Draw(draw.New(cv))
 	var buf bytes.Buffer
 	if _, err := cv.WriteTo(&buf); err != nil {
@@ -220,8 +222,10 @@ var page = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 // WriteHTML writes the page: inline SVG, no script, no external resource.
 func (pg Page) WriteHTML(w io.Writer) error {
 	var svgs []template.HTML
-	for _, c := range pg.Charts {
-		b, err := c.SVG()
+	for i, c := range pg.Charts {
+		// The first chart's @font-face rules apply to the whole page: the
+		// others use the same fonts without a copy each.
+		b, err := c.svg(i == 0)
 		if err != nil {
 			return err
 		}

@@ -176,8 +176,14 @@ func logDiagnosis(t *testing.T, name string, d oom.Diagnosis) {
 // both, and checks the cause and victim each gives.
 func checkBoth(t *testing.T, r *vmRun, victim int, want oom.Cause) (api, post oom.Diagnosis) {
 	t.Helper()
-	api = oom.Diagnose(r.evidence(t, victim))
+	ev := r.evidence(t, victim)
+	api = oom.Diagnose(ev)
 	logDiagnosis(t, "API", api)
+	// The counters alone (a kernel log lost or its report rate-limited)
+	// must give the same cause.
+	ev.Reports = nil
+	counters := oom.Diagnose(ev)
+	assert.Equal(t, want, counters.Cause, "cause from the cgroup counters alone: %s", counters.Explanation)
 	post = cli(t, r.subject.Path)
 	logDiagnosis(t, "examples/diagnose --json", post)
 	for _, d := range []struct {

@@ -55,6 +55,12 @@ type Apply struct {
 	ComposeService string `json:"compose_service,omitempty"`
 	ComposeProject string `json:"compose_project,omitempty"`
 	ComposeDir     string `json:"compose_dir,omitempty"`
+	// ComposeFile is where to save Compose (beside the project's files)
+	// and ComposeCommand the command that applies it: the project's own
+	// files (com.docker.compose.project.config_files) and then this one,
+	// since Compose reads an override by itself only beside default names.
+	ComposeFile    string `json:"compose_file,omitempty"`
+	ComposeCommand string `json:"compose_command,omitempty"`
 	Compose        string `json:"compose,omitempty"`
 	// Kubernetes is the container's resources stanza.
 	Kubernetes string `json:"kubernetes"`
@@ -270,6 +276,19 @@ func (d *diag) applyBytes(mem cgroup.Bytes, rule string) *Apply {
 	if in := d.ev.Container; in != nil {
 		l := in.Labels
 		a.ComposeService, a.ComposeProject, a.ComposeDir = l["com.docker.compose.service"], l["com.docker.compose.project"], l["com.docker.compose.project.working_dir"]
+		if a.ComposeService != "" && a.ComposeProject != "" {
+			a.ComposeFile = "oomkit.override.yaml"
+			if a.ComposeDir != "" {
+				a.ComposeFile = a.ComposeDir + "/oomkit.override.yaml"
+			}
+			cmd := "docker compose -p " + shellQuote(a.ComposeProject)
+			for _, f := range strings.Split(l["com.docker.compose.project.config_files"], ",") {
+				if f = strings.TrimSpace(f); f != "" {
+					cmd += " -f " + shellQuote(f)
+				}
+			}
+			a.ComposeCommand = cmd + " -f " + shellQuote(a.ComposeFile) + " up -d " + shellQuote(a.ComposeService)
+		}
 	}
 	svc := a.ComposeService
 	if svc == "" {
@@ -299,7 +318,7 @@ func (d *diag) dockerName() string {
 }
 
 func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == "" {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/:=+,@%") == "" {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"

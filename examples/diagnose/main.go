@@ -507,12 +507,8 @@ func print(w io.Writer, r *result) {
 			fmt.Fprintf(w, "  now:        %s\n", a.Cgroup)
 		}
 		fmt.Fprintf(w, "  docker run: %s\n", a.DockerRun)
-		where := "compose.override.yaml"
-		if a.ComposeDir != "" {
-			where = a.ComposeDir + "/compose.override.yaml"
-		}
-		if a.ComposeService != "" {
-			fmt.Fprintf(w, "  Compose (%s, then docker compose up -d %s):\n", where, a.ComposeService)
+		if a.ComposeCommand != "" {
+			fmt.Fprintf(w, "  Compose (save as %s, then: %s):\n", a.ComposeFile, a.ComposeCommand)
 		} else {
 			fmt.Fprintln(w, "  Compose (the service's settings, should it run under Compose):")
 		}

@@ -50,7 +50,7 @@ func TestRealRemedyPasteReady(t *testing.T) {
 	}
 	id, name := runLabeled(t, cli, map[string]string{
 		"com.docker.compose.project": "proj", "com.docker.compose.service": "web",
-		"com.docker.compose.project.working_dir": "/srv/proj",
+		"com.docker.compose.project.working_dir": "/srv/proj", "com.docker.compose.project.config_files": "/srv/proj/compose.yaml",
 	}, "/memhog", "-total", "200MiB")
 	waitExit(t, cli, id)
 	in, err := cli.ContainerInspect(context.Background(), id)
@@ -88,6 +88,8 @@ func TestRealRemedyPasteReady(t *testing.T) {
 	// Compose: the service from the labels, merged over either key.
 	assert.Equal(t, "web", a.ComposeService)
 	assert.Equal(t, "proj", a.ComposeProject)
+	assert.Equal(t, "/srv/proj/oomkit.override.yaml", a.ComposeFile)
+	assert.Equal(t, "docker compose -p proj -f /srv/proj/compose.yaml -f /srv/proj/oomkit.override.yaml up -d web", a.ComposeCommand)
 	for _, base := range []string{
 		"services:\n  web:\n    image: busybox\n    mem_limit: 32m\n",
 		"services:\n  web:\n    image: busybox\n    deploy:\n      resources:\n        limits:\n          memory: 32m\n",

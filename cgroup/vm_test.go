@@ -478,6 +478,21 @@ func TestV2FixturesMatchCaptured(t *testing.T) {
 		return nil
 	}))
 	assert.Positive(t, checked)
+
+	// And the other way: each non-root fixture cgroup has every memory
+	// file of a real one but those oomkit never reads.
+	unread := map[string]bool{"memory.numa_stat": true, "memory.zswap.current": true, "memory.zswap.max": true, "memory.reclaim": true}
+	require.NoError(t, filepath.WalkDir(fixRoot, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.IsDir() || p == fixRoot {
+			return err
+		}
+		for name := range real[false] {
+			if strings.HasPrefix(name, "memory.") && !unread[name] {
+				assert.FileExists(t, filepath.Join(p, name), "a real v2 cgroup has it")
+			}
+		}
+		return nil
+	}))
 }
 
 // newerThanCaptured are files the fixture may have that the VM's kernel

@@ -248,7 +248,7 @@ func TestInVMPressureTrigger(t *testing.T) {
 func TestInVMCapture(t *testing.T) {
 	testenv.InVM(t)
 	if !*update {
-		t.Skip("run with -update (go test ./cgroup -run TestVM -update) to recapture testdata/captured-v2")
+		t.Skip("run with -update (OOMKIT_START_DAEMONS=1 go test ./cgroup -run TestVM -update) to recapture testdata/captured-v2")
 	}
 	testenv.KernelReports(t)
 	require.NoError(t, os.RemoveAll(capturedV2))
@@ -405,7 +405,7 @@ func TestCapturedV2(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			host := filepath.Join("captured-v2", tc.name)
 			pidb, err := os.ReadFile(filepath.Join("testdata", host, "proc", "pid"))
-			require.NoError(t, err, "testdata/captured-v2 is made in the test VM by: go test ./cgroup -run TestVM -update")
+			require.NoError(t, err, "testdata/captured-v2 is made in the test VM by: OOMKIT_START_DAEMONS=1 go test ./cgroup -run TestVM -update")
 			pid, err := strconv.Atoi(string(bytes.TrimSpace(pidb)))
 			require.NoError(t, err)
 			fs := fixtureFS(t, host)
@@ -433,7 +433,7 @@ func TestV2FixturesMatchCaptured(t *testing.T) {
 	real := map[bool]map[string]string{true: {}, false: {}} // root? -> file name -> content of a captured one
 	caps, err := filepath.Glob(filepath.Join("testdata", "captured-v2", "*", "sys", "fs", "cgroup"))
 	require.NoError(t, err)
-	require.NotEmpty(t, caps, "testdata/captured-v2 is made in the test VM by: go test ./cgroup -run TestVM -update")
+	require.NotEmpty(t, caps, "testdata/captured-v2 is made in the test VM by: OOMKIT_START_DAEMONS=1 go test ./cgroup -run TestVM -update")
 	for _, root := range caps {
 		require.NoError(t, filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 			if err != nil || d.IsDir() {

@@ -245,7 +245,7 @@ func (d *diag) apply() *Apply {
 		}
 	}
 	mem := afterkill.Limit(lim, usage)
-	d.out.Apply = d.applyBytes(mem, fmt.Sprintf("the recommender's rule after a kill at %s: doubled, at least +256MiB and 1.2x the usage at the kill", lim))
+	d.out.Apply = d.applyBytes(mem, fmt.Sprintf("after a kill at %s: %s (afterkill.Limit, the recommender's rule)", lim, afterkill.Rule))
 	return d.out.Apply
 }
 

@@ -6,8 +6,21 @@ import (
 )
 
 // LimitAfterOOM is the limit a container needs after an OOM kill at limit,
-// when it used usage: afterkill.Limit, the rule Recommend applies to each
-// OOM given to AddOOM (and oom's remedies use).
+// when it used usage (the limit itself on a real kernel; 0 when unknown)
+// and nothing else is known of it: what a Recommender given only that kill
+// recommends (afterkill.Limit). A kill out of a settled history is a jump
+// of unknown size: the need is taken as Tuning.OOMJump above the larger of
+// the two (twice it), plus the margin (+10%). A Recommender with the
+// container's history applies the same rule with more evidence: a kill
+// while usage was growing is taken as Tuning.OOMBump (+20%) above the
+// limit, each other kill still remembered multiplies the excess by 4, and
+// the excess decays with the history's half-life towards what the
+// container is then seen to use. oom's remedies use it so that a diagnosis
+// and a recommendation never disagree on the size after a kill.
 func LimitAfterOOM(limit, usage cgroup.Bytes) cgroup.Bytes { return afterkill.Limit(limit, usage) }
 
-func afterOOM(limit, usage float64) float64 { return afterkill.Bytes(limit, usage) }
+// needAfterOOM is the need a kill shows (afterkill.Need with the tuning's
+// constants).
+func needAfterOOM(limit, usage float64, recent int, jump bool, tu Tuning) float64 {
+	return afterkill.Need(limit, usage, recent, jump, tu.OOMJump, tu.OOMBump)
+}

@@ -1,18 +1,19 @@
 package recommend
 
 import (
+	"errors"
+	"fmt"
+	"io"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/oomkit/oomkit/cgroup"
 )
 
-// BenchmarkAdd is one sample into a Recommender (samples 100 ms apart,
-// 1-minute intervals); BenchmarkAddVPA the same into a VPA-style decaying
-// exponential histogram with VPA's constants, which adds every sample.
-// Each reports its state size per container as state-B.
+// BenchmarkAdd is one sample into a Recommender (samples 100 ms apart).
+// It reports the state size per container as state-B.
 //
 //	go test ./recommend -run '^$' -bench 'Add' -benchmem
 func BenchmarkAdd(b *testing.B) {
@@ -31,34 +32,75 @@ func BenchmarkAdd(b *testing.B) {
 	b.ReportMetric(float64(r.StateBytes()), "state-B")
 }
 
-func BenchmarkAddVPA(b *testing.B) {
-	var h vpaHist
-	tm := t0
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		tm = tm.Add(100 * time.Millisecond)
-		h.add(float64(300<<20+(i%97)<<16), 1, tm)
-		i++
+// csvGen produces a usage CSV of n rows on the fly, so the benchmark holds
+// none of it.
+type csvGen struct {
+	n, i int
+	buf  []byte
+}
+
+func (g *csvGen) Read(p []byte) (int, error) {
+	for len(g.buf) < len(p) && g.i <= g.n {
+		if g.i == 0 {
+			g.buf = append(g.buf, "time_s,usage_bytes,working_set_bytes,anon_bytes,limit_bytes,oom\n"...)
+		} else {
+			ws := 200<<20 + (g.i%1000)<<14
+			g.buf = fmt.Appendf(g.buf, "%d.%d,%d,%d,%d,%d,0\n", g.i/10, g.i%10, ws+50<<20, ws, ws-20<<20, 1<<30)
+		}
+		g.i++
 	}
-	b.ReportMetric(float64(unsafe.Sizeof(h)), "state-B")
+	if len(g.buf) == 0 {
+		return 0, io.EOF
+	}
+	k := copy(p, g.buf)
+	g.buf = g.buf[:copy(g.buf, g.buf[k:])]
+	return k, nil
+}
+
+func maxRSS() float64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Maxrss) / 1024 // KiB -> MiB
+}
+
+// BenchmarkCSV10M streams 10 million CSV rows into a Recommender and
+// reports the process's peak RSS (maxrss-MiB, the whole test binary's) and
+// rows per second.
+//
+//	go test ./recommend -run '^$' -bench CSV10M -benchtime 1x
+func BenchmarkCSV10M(b *testing.B) {
+	const rows = 10_000_000
+	for b.Loop() {
+		r, _ := New()
+		st, err := r.AddCSV(&csvGen{n: rows}, t0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if st.Rows != rows || r.Samples() != rows {
+			b.Fatalf("read %d rows, %d samples", st.Rows, r.Samples())
+		}
+	}
+	b.ReportMetric(maxRSS(), "maxrss-MiB")
+	b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
 }
 
 func FuzzReadCSV(f *testing.F) {
 	f.Add("time_s,working_set_bytes\n0,100\n0.1,200\n")
 	f.Add("time,bytes\n2026-01-01T00:00:00Z,1e6\n")
 	f.Add("t,b,anon_bytes\n1,-5,3\nNaN,Inf,\n")
+	f.Add("time,usage_bytes,working_set_bytes,oom,limit_bytes\n1,5,4,0,9\n2,9,9,1,9\n1,3,3,0,9\n")
 	f.Fuzz(func(t *testing.T, data string) {
-		ss, err := ReadCSV(strings.NewReader(data), t0)
 		r, _ := New()
-		for _, s := range ss {
-			if !s.WorkingSet.Known || s.WorkingSet.Bytes < 0 || s.WorkingSet.Bytes >= absurd {
-				t.Fatalf("bad sample accepted: %+v", s)
-			}
-			_ = r.Add(s)
+		st, err := r.AddCSV(strings.NewReader(data), t0)
+		var ce *CSVError
+		if err != nil && !errors.As(err, &ce) {
+			t.Fatalf("error %v is not a CSVError naming the line", err)
 		}
-		if err == nil && len(ss) > 0 {
-			if _, rerr := r.Recommend(); rerr != nil && r.Samples() > 0 {
+		if int64(st.Rows-st.Skipped) != r.Samples() {
+			t.Fatalf("%d rows, %d skipped, %d samples", st.Rows, st.Skipped, r.Samples())
+		}
+		if r.Samples() > 0 {
+			if _, rerr := r.Recommend(); rerr != nil {
 				t.Fatal(rerr)
 			}
 		}

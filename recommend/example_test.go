@@ -36,7 +36,7 @@ func ExampleRecommender() {
 	fmt.Println(rec.DockerRun())
 	// Output:
 	// 1371 samples
-	// --memory=138m --memory-swap=138m --memory-reservation=126m -e GOMEMLIMIT=124MiB
+	// --memory=136m --memory-swap=136m --memory-reservation=126m -e GOMEMLIMIT=122MiB
 }
 
 // The renderers: docker run flags, a Compose service, Kubernetes
@@ -61,26 +61,26 @@ func ExampleRecommendation_Compose() {
 	fmt.Print(compose)
 	fmt.Print(rec.KubernetesYAML())
 	// Output:
-	// docker update --memory=384m --memory-swap=384m --memory-reservation=349m web
+	// docker update --memory=381m --memory-swap=381m --memory-reservation=349m web
 	// services:
 	//     web:
-	//         memswap_limit: 384m
+	//         memswap_limit: 381m
 	//         environment:
-	//             JAVA_TOOL_OPTIONS: -XX:MaxRAMPercentage=60
+	//             JAVA_TOOL_OPTIONS: -Xmx190m
 	//         deploy:
 	//             resources:
 	//                 limits:
-	//                     memory: 384m
+	//                     memory: 381m
 	//                 reservations:
 	//                     memory: 349m
 	// resources:
 	//   requests:
 	//     memory: 349Mi
 	//   limits:
-	//     memory: 384Mi
+	//     memory: 381Mi
 	// env:
 	//   - name: JAVA_TOOL_OPTIONS
-	//     value: "-XX:MaxRAMPercentage=60"
+	//     value: "-Xmx190m"
 }
 
 // A container with no limit of its own was killed by its parent's limit
@@ -99,7 +99,7 @@ func ExampleRecommender_AddOOM() {
 	rec, _ := r.Recommend()
 	fmt.Println(rec.Memory.Bytes, "-", rec.Memory.Rationale)
 	// Output:
-	// 600MiB - OOM kill at 2026-01-01T02:00:00Z with no limit of its own (an ancestor's limit or the host's memory) at usage 300MiB: doubled (at least +256MiB)
+	// 660MiB - OOM kill at 2026-01-01T02:00:00Z with no limit of its own (an ancestor's limit or the host's memory) at usage 300MiB: the need is above it by 300MiB (decaying with the history's half-life), plus the margin
 }
 
 // Tool two of three with no glue: a Sampler feeding one Recommender per
@@ -146,7 +146,7 @@ func ExampleRecommender_perCgroup() {
 	}
 	// Output:
 	// /docker/3f1c0e7b9a6d --memory=36m --memory-swap=36m --memory-reservation=32m
-	// /kubepods/burstable/ --memory=568m --memory-swap=568m --memory-reservation=516m
+	// /kubepods/burstable/ --memory=566m --memory-swap=566m --memory-reservation=516m
 }
 
 // Snapshots of a cgroup, as the README shows: each converts to the one

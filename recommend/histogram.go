@@ -2,16 +2,17 @@ package recommend
 
 import "math"
 
-// The histogram holds time-decayed weights of observed peaks in buckets
+// The histogram holds time-decayed weights of interval peaks in buckets
 // whose bounds grow geometrically: bucket i covers [min*g^i, min*g^(i+1)).
-// A quantile is reported as its bucket's upper bound, so it is never below
-// the true weighted quantile and at most g-1 (5%) above it (the stated
-// relative error), for values from histMin to histMin*g^histBuckets
-// (1 MiB to about 1.4 TiB).
+// A value is reported as its bucket's upper bound, so it is never below the
+// true value and at most g-1 (5%) above it, for values from histMin to
+// histMin*g^histBuckets (1 MiB to about 2.2 TiB).
 //
-// Decay: a sample at time t gets weight 2^((t-ref)/halfLife); older weights
-// are not touched, newer ones are heavier. When weights grow large all are
-// rescaled at once. The state is a fixed array: 300 float32 = 1,200 bytes.
+// Decay runs on a clock that counts half-lives (see Recommender): an entry
+// added at clock c gets weight 2^(c-ref), so an entry k half-lives old
+// weighs 2^-k relative to a fresh one. Older weights are never touched;
+// when weights grow large all are rescaled at once. The state is a fixed
+// array: 300 float32 = 1,200 bytes.
 const (
 	histMin     = 1 << 20
 	histGrowth  = 1.05
@@ -32,8 +33,8 @@ var (
 type histogram struct {
 	w     [histBuckets]float32
 	total float64
-	ref   int64 // unix seconds the weights are relative to
-	// lo and hi bound the non-empty buckets, so quantiles scan only them.
+	ref   float64 // the clock the weights are relative to
+	// lo and hi bound the non-empty buckets, so scans are short.
 	lo, hi int16
 }
 
@@ -48,16 +49,15 @@ func bucketOf(v float64) int {
 	return i
 }
 
-// add adds a value with the decay weight for time t (unix seconds).
-func (h *histogram) add(v float64, t int64, halfLife float64) {
+// add adds a value with weight w (in fresh entries) at clock c.
+func (h *histogram) add(v, w, c float64) {
 	if h.total == 0 {
-		h.ref, h.lo, h.hi = t, histBuckets, -1
+		h.ref, h.lo, h.hi = c, histBuckets, -1
 	}
-	w := math.Exp2(float64(t-h.ref) / halfLife)
-	if w > 1e30 || h.total > 1e30 {
-		h.rescale(t, halfLife)
-		w = 1
+	if c-h.ref > 60 {
+		h.rescale(c)
 	}
+	w *= math.Exp2(c - h.ref)
 	i := bucketOf(v)
 	h.w[i] += float32(w)
 	h.total += w
@@ -69,14 +69,42 @@ func (h *histogram) add(v float64, t int64, halfLife float64) {
 	}
 }
 
-func (h *histogram) rescale(t int64, halfLife float64) {
-	f := math.Exp2(-float64(t-h.ref) / halfLife)
+// rescale makes weights relative to clock c; weights that underflow are
+// dropped and the bounds shrink to what is left.
+func (h *histogram) rescale(c float64) {
+	f := math.Exp2(h.ref - c)
 	h.total = 0
+	lo, hi := int16(histBuckets), int16(-1)
 	for i := range h.w {
 		h.w[i] = float32(float64(h.w[i]) * f)
-		h.total += float64(h.w[i])
+		if h.w[i] < 1e-30 {
+			h.w[i] = 0
+		}
+		if h.w[i] > 0 {
+			h.total += float64(h.w[i])
+			lo, hi = min(lo, int16(i)), max(hi, int16(i))
+		}
 	}
-	h.ref = t
+	h.ref, h.lo, h.hi = c, lo, hi
+	if h.total == 0 {
+		h.lo, h.hi = histBuckets, -1
+	}
+}
+
+// top returns the upper bound of the highest bucket whose weight at clock c
+// is at least tau fresh entries: the largest peak not yet forgotten. It
+// returns 0 when every bucket is below tau.
+func (h *histogram) top(tau, c float64) float64 {
+	if h.total == 0 {
+		return 0
+	}
+	thr := tau * math.Exp2(c-h.ref)
+	for i := int(h.hi); i >= int(h.lo); i-- {
+		if float64(h.w[i]) >= thr {
+			return bucketUpper[i]
+		}
+	}
+	return 0
 }
 
 // quantile returns the upper bound of the bucket holding the q-quantile of

@@ -6,36 +6,106 @@ import (
 	"unsafe"
 
 	"github.com/oomkit/oomkit/cgroup"
+	"github.com/oomkit/oomkit/recommend/afterkill"
 )
 
 var stateSize = int(unsafe.Sizeof(Recommender{}))
 
+// Tuning holds every constant of the recommender's rule. The defaults
+// (DefaultTuning) are what oomkit recommends with; no trace chooses them.
+// WithTuning exists so that a backtest can move each constant and show the
+// figures do not hinge on it.
+type Tuning struct {
+	// Margin is the headroom above the largest remembered peak once the
+	// history is long (0.10: +10%).
+	Margin float64
+	// Confidence widens the margin while the history is short: the margin
+	// is Margin + Confidence/sqrt(samples) (0.5: +16% at 10 samples, +5%
+	// at 100, +1.6% at 1,000), as the VPA widens its bounds when its
+	// history is short.
+	Confidence float64
+	// ColdSamples is the fewest samples a limit rests on: with fewer,
+	// Recommend recommends no limit yet (8).
+	ColdSamples int
+	// GrowthWindow is the share of the history the growth test looks back
+	// (0.25): when the peak of its last quarter exceeds the peak before
+	// it, the limit provisions the same growth again.
+	GrowthWindow float64
+	// ColdGrowth: while the peak has grown more than this factor over the
+	// growth window (2: it doubled) the container is still starting and no
+	// limit is recommended yet.
+	ColdGrowth float64
+	// HalfLifeFraction is the half-life of old peaks and kills as a share
+	// of the history so far (0.25), at most MaxHalfLife (24 h).
+	HalfLifeFraction float64
+	MaxHalfLife      time.Duration
+	// Forget is how many half-lives a peak held for one interval, or a
+	// kill, is remembered (3): a peak is forgotten once its decayed weight
+	// falls below 2^-Forget of a fresh interval's.
+	Forget float64
+	// OOMJump is how far above the limit at a kill the need is taken to be
+	// when the kill comes out of a settled history, a jump of unknown size
+	// (1: twice the limit); OOMBump when usage was growing into the limit
+	// (0.2: +20%). Each other kill still remembered multiplies the bump by
+	// 4. The excess decays with the history's half-life towards what the
+	// container is then seen to use (at least the limit it was killed at,
+	// until the kill is forgotten).
+	OOMJump float64
+	OOMBump float64
+	// IntervalsPerHistory sets the interval whose peak is one histogram
+	// entry: the history so far over this (64), between 100 ms and 1 h.
+	IntervalsPerHistory float64
+	// LeakConsistency is the share of pairs of interval minima of
+	// non-reclaimable memory that must rise for a leak (0.8), and
+	// LeakGrowth how much it must grow over the history relative to its
+	// level (0.2: +20%).
+	LeakConsistency float64
+	LeakGrowth      float64
+}
+
+// DefaultTuning returns the defaults.
+func DefaultTuning() Tuning {
+	return Tuning{
+		Margin:              afterkill.Margin,
+		Confidence:          0.5,
+		ColdSamples:         8,
+		GrowthWindow:        0.5,
+		ColdGrowth:          2,
+		HalfLifeFraction:    0.25,
+		MaxHalfLife:         24 * time.Hour,
+		Forget:              3,
+		OOMJump:             afterkill.Jump,
+		OOMBump:             afterkill.Bump,
+		IntervalsPerHistory: 64,
+		LeakConsistency:     0.8,
+		LeakGrowth:          0.2,
+	}
+}
+
 type options struct {
 	profile      Profile
-	interval     time.Duration
-	halfLife     time.Duration
-	percentile   float64
-	margin       float64
+	interval     time.Duration // 0: from the history
+	halfLife     time.Duration // 0: from the history
+	percentile   float64       // 0: the largest remembered peak
 	floor        cgroup.Bytes
 	hostTotal    cgroup.Bytes
 	hostReserve  cgroup.Bytes
 	otherReserve cgroup.Bytes
-	leakHorizon  time.Duration
+	leakHorizon  time.Duration // 0: the growth window
+	tune         Tuning
+	runtime      RuntimeHints
 }
 
 func defaults() options {
 	return options{
-		profile:     Generic,
-		interval:    time.Minute,
-		halfLife:    24 * time.Hour,
-		percentile:  0.99,
-		margin:      0.10,
-		floor:       16 << 20,
-		leakHorizon: time.Hour,
+		profile: Generic,
+		floor:   6 << 20,
+		tune:    DefaultTuning(),
 	}
 }
 
-// Option configures New.
+// Option configures New; build one with the With* functions (the zero
+// Option changes nothing).
 type Option struct{ apply func(*options) error }
 
 // WithProfile sets the workload profile (default Generic).
@@ -49,31 +119,33 @@ func WithProfile(p Profile) Option {
 	}}
 }
 
-// WithInterval sets the interval whose peak is one histogram entry
-// (default 1 minute; between 1 s and 24 h).
+// WithInterval fixes the interval whose peak is one histogram entry
+// (between 100 ms and 24 h). By default it is 1/64 of the history seen so
+// far, between 100 ms and 1 h.
 func WithInterval(d time.Duration) Option {
 	return Option{func(o *options) error {
-		if d < time.Second || d > 24*time.Hour {
-			return fmt.Errorf("recommend: interval %s outside 1s..24h", d)
+		if d < 100*time.Millisecond || d > 24*time.Hour {
+			return fmt.Errorf("recommend: interval %s outside 100ms..24h", d)
 		}
 		o.interval = d
 		return nil
 	}}
 }
 
-// WithHalfLife sets how fast old peaks lose weight (default 24 h, as VPA).
+// WithHalfLife fixes how fast old peaks and kills lose weight. By default
+// the half-life is a quarter of the history seen so far, at most 24 h.
 func WithHalfLife(d time.Duration) Option {
 	return Option{func(o *options) error {
-		if d < time.Minute {
-			return fmt.Errorf("recommend: half-life %s below 1m", d)
+		if d < time.Second {
+			return fmt.Errorf("recommend: half-life %s below 1s", d)
 		}
 		o.halfLife = d
 		return nil
 	}}
 }
 
-// WithPercentile sets the quantile of interval peaks the limit covers
-// (default 0.99; between 0.5 and 1).
+// WithPercentile makes the limit cover the q-quantile of interval peaks
+// (between 0.5 and 1) instead of the largest peak not yet forgotten.
 func WithPercentile(q float64) Option {
 	return Option{func(o *options) error {
 		if !(q >= 0.5 && q <= 1) {
@@ -84,19 +156,34 @@ func WithPercentile(q float64) Option {
 	}}
 }
 
-// WithMargin sets the headroom added above the percentile (default 0.10).
+// WithMargin sets the headroom added above the peak once the history is
+// long (default 0.10).
 func WithMargin(m float64) Option {
 	return Option{func(o *options) error {
 		if !(m >= 0 && m <= 2) {
 			return fmt.Errorf("recommend: margin %v outside 0..2", m)
 		}
-		o.margin = m
+		o.tune.Margin = m
 		return nil
 	}}
 }
 
-// WithFloor sets the smallest limit recommended (default 16 MiB; Docker
-// refuses less than 6 MiB).
+// WithTuning replaces every constant of the rule (see Tuning); for
+// sensitivity studies, not for fitting a trace.
+func WithTuning(t Tuning) Option {
+	return Option{func(o *options) error {
+		if !(t.Margin >= 0 && t.Margin <= 2) || t.Confidence < 0 || t.ColdSamples < 1 || !(t.GrowthWindow > 0 && t.GrowthWindow < 1) ||
+			t.ColdGrowth <= 1 || !(t.HalfLifeFraction > 0) || t.MaxHalfLife < time.Second || !(t.Forget > 0) || t.OOMBump < 0 || t.OOMJump < 0 ||
+			!(t.IntervalsPerHistory >= 1) || !(t.LeakConsistency > 0.5 && t.LeakConsistency <= 1) || !(t.LeakGrowth > 0) {
+			return fmt.Errorf("recommend: tuning out of range: %+v", t)
+		}
+		o.tune = t
+		return nil
+	}}
+}
+
+// WithFloor sets the smallest limit recommended (default 6 MiB, Docker's
+// minimum).
 func WithFloor(b cgroup.Bytes) Option {
 	return Option{func(o *options) error {
 		if b < 6<<20 || b >= absurd {
@@ -119,8 +206,9 @@ func WithHost(total, systemReserve, otherReservations cgroup.Bytes) Option {
 	}}
 }
 
-// WithLeakHorizon sets how far ahead a leak's growth is provisioned for
-// (default 1 h): the limit holds the leak that long, no longer.
+// WithLeakHorizon sets how far ahead a leak's growth is provisioned for. By
+// default it is the growth window (a quarter of the history), at most 1 h:
+// the limit holds the leak that long, no longer.
 func WithLeakHorizon(d time.Duration) Option {
 	return Option{func(o *options) error {
 		if d <= 0 {

@@ -37,7 +37,7 @@ func TestHistogramQuantileError(t *testing.T) {
 			for i := range 5000 {
 				v := gen(i)
 				xs = append(xs, v)
-				h.add(v, t0.Unix(), 86400) // one instant: equal weights
+				h.add(v, 1, 0) // one instant: equal weights
 			}
 			slices.Sort(xs)
 			for _, q := range []float64{0.5, 0.9, 0.99, 1} {
@@ -52,15 +52,19 @@ func TestHistogramQuantileError(t *testing.T) {
 
 func TestHistogramDecay(t *testing.T) {
 	var h histogram
+	// The clock counts half-lives: 1 GiB peaks, then 100 MiB peaks 48
+	// half-lives later.
 	for i := range 100 {
-		h.add(1<<30, t0.Unix()+int64(i), 3600) // old: 1 GiB
+		h.add(1<<30, 1, float64(i)/100) // old: 1 GiB
 	}
 	for i := range 100 {
-		h.add(100<<20, t0.Add(48*time.Hour).Unix()+int64(i), 3600) // two days later, 100 MiB
+		h.add(100<<20, 1, 48+float64(i)/100)
 	}
-	assert.Less(t, h.quantile(0.99), float64(110<<20), "peaks two days old have decayed away")
+	assert.Less(t, h.quantile(0.99), float64(110<<20), "peaks 48 half-lives old have decayed away")
+	assert.Less(t, h.top(1.0/8, 49), float64(110<<20), "and are forgotten")
+	assert.Greater(t, h.top(1e-20, 49), float64(1<<30), "though still there with a tiny weight")
 	// Rescaling keeps the answers.
-	h.add(100<<20, t0.Add(365*24*time.Hour).Unix(), 3600)
+	h.add(100<<20, 1, 8760)
 	assert.Less(t, h.quantile(0.5), float64(110<<20))
 	assert.False(t, math.IsInf(h.total, 0) || math.IsNaN(h.total))
 }
@@ -96,7 +100,10 @@ func TestRecommendGuards(t *testing.T) {
 		require.NoError(t, r.AddOOM(t0.Add(3*time.Hour), 128<<20, cgroup.LimitOf(128<<20)))
 		rec, err := r.Recommend()
 		require.NoError(t, err)
-		assert.GreaterOrEqual(t, rec.Memory.Bytes, cgroup.Bytes(256<<20))
+		// A kill out of a settled history: a jump of unknown size, the need
+		// taken as twice the limit, plus the 10% margin.
+		assert.Equal(t, cgroup.Bytes(282<<20), rec.Memory.Bytes, "proportional to the container, not +256 MiB")
+		assert.Equal(t, LimitAfterOOM(128<<20, 128<<20), rec.Memory.Bytes, "one rule")
 		assert.Contains(t, rec.Memory.Rationale, "OOM")
 	})
 	t.Run("an unlimited container killed by an ancestor needed more than it used", func(t *testing.T) {
@@ -145,14 +152,22 @@ func TestRecommendGuards(t *testing.T) {
 		assert.Equal(t, cgroup.Bytes(1<<30), rec.Memory.Bytes)
 		assert.NotEmpty(t, rec.Warnings)
 	})
-	t.Run("floor, and little history said", func(t *testing.T) {
+	t.Run("no limit on one sample, and said", func(t *testing.T) {
 		r, _ := New()
 		require.NoError(t, r.Add(cgroup.Sample{Time: t0, WorkingSet: cgroup.AmountOf(1 << 20)}))
 		rec, err := r.Recommend()
 		require.NoError(t, err)
-		assert.Equal(t, cgroup.Bytes(16<<20), rec.Memory.Bytes)
-		assert.Less(t, rec.Confidence, 0.05)
-		assert.NotEmpty(t, rec.Warnings)
+		assert.True(t, rec.NoLimitYet)
+		assert.Zero(t, rec.Memory.Bytes)
+		assert.Contains(t, rec.Warnings[0], "no limit recommended yet")
+		assert.Empty(t, rec.DockerRun(), "no flags to set")
+	})
+	t.Run("floor", func(t *testing.T) {
+		r, _ := New()
+		add(t, r, t0, 100, time.Second, func(int) cgroup.Bytes { return 1 << 20 })
+		rec, err := r.Recommend()
+		require.NoError(t, err)
+		assert.Equal(t, cgroup.Bytes(6<<20), rec.Memory.Bytes)
 	})
 }
 
@@ -171,7 +186,7 @@ func TestBadInput(t *testing.T) {
 	require.ErrorIs(t, r.AddOOM(t0, 0, cgroup.NoLimit()), ErrBadSample, "unlimited with no usage says nothing of the size")
 	require.ErrorIs(t, r.Add(cgroup.Sample{Time: t0.Add(2 * time.Minute)}), ErrBadSample, "neither working set nor usage")
 	assert.Equal(t, int64(1), r.Samples())
-	for _, o := range []Option{WithInterval(0), WithPercentile(math.NaN()), WithPercentile(2), WithMargin(-1), WithFloor(1), WithHost(0, 0, 0), WithHost(1<<30, 1<<30, 0), WithProfile("cobol"), WithHalfLife(time.Second), WithLeakHorizon(0)} {
+	for _, o := range []Option{WithInterval(0), WithPercentile(math.NaN()), WithPercentile(2), WithMargin(-1), WithFloor(1), WithHost(0, 0, 0), WithHost(1<<30, 1<<30, 0), WithProfile("cobol"), WithHalfLife(time.Second / 2), WithLeakHorizon(0), WithTuning(Tuning{})} {
 		_, err := New(o)
 		require.Error(t, err)
 	}
@@ -191,7 +206,7 @@ func TestProfilesRuntime(t *testing.T) {
 		require.NoError(t, err)
 		switch p {
 		case JVM:
-			assert.Equal(t, "-XX:MaxRAMPercentage=75", rec.Runtime["JAVA_TOOL_OPTIONS"])
+			assert.Regexp(t, `^-Xmx\d+m$`, rec.Runtime["JAVA_TOOL_OPTIONS"])
 		case Go:
 			assert.Contains(t, rec.Runtime["GOMEMLIMIT"], "MiB")
 		case Node:

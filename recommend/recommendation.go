@@ -3,11 +3,13 @@ package recommend
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	units "github.com/docker/go-units"
 
 	"github.com/oomkit/oomkit/cgroup"
+	"github.com/oomkit/oomkit/recommend/afterkill"
 )
 
 // Profile is a kind of workload; it decides swap, the OOM score and the
@@ -84,74 +86,111 @@ type Recommendation struct {
 	Rationale  []string          `json:"rationale"`
 	Warnings   []string          `json:"warnings"`
 	Leak       *Leak             `json:"leak"`
-	Samples    int64             `json:"samples"`
-	History    time.Duration     `json:"history_ns"`
+	// NoLimitYet says the history cannot carry a limit yet (too few
+	// samples, or a peak still doubling): Memory is then 0 and the
+	// renderers set no limit.
+	NoLimitYet bool          `json:"no_limit_yet,omitempty"`
+	Samples    int64         `json:"samples"`
+	History    time.Duration `json:"history_ns"`
 }
 
 func mibs(b float64) string { return units.BytesSize(b) }
 
 // roundUp rounds up to a whole MiB, as settings are written.
-func roundUp(b float64) cgroup.Bytes { return cgroup.Bytes(math.Ceil(b/(1<<20)) * (1 << 20)) }
+func roundUp(b float64) cgroup.Bytes { return afterkill.RoundUp(b) }
 
 // Recommend returns the recommendation for the history so far. It returns
-// ErrNoData before the first sample; with little history it still answers
-// and says how little it rests on (a low Confidence and a warning).
+// ErrNoData before the first sample. While the history cannot carry a limit
+// (fewer than Tuning.ColdSamples samples, or a peak still doubling over the
+// growth window) it recommends no limit yet: Memory.Bytes is 0, NoLimitYet
+// is true and a warning says why. With little history it answers with a
+// wider margin and a low Confidence, and says how little it rests on.
 func (r *Recommender) Recommend() (Recommendation, error) {
 	if r.n == 0 {
 		return Recommendation{}, ErrNoData
 	}
 	o := r.opt
+	tu := o.tune
 	spec := profiles[o.profile]
-	rec := Recommendation{Profile: o.profile, Samples: r.n, History: time.Duration(r.last - r.first), Warnings: []string{}}
+	span := r.last - r.first
+	rec := Recommendation{Profile: o.profile, Samples: r.n, History: time.Duration(span), Warnings: []string{}}
 	why := func(format string, a ...any) { rec.Rationale = append(rec.Rationale, fmt.Sprintf(format, a...)) }
 
 	// The open interval's peak counts too.
 	h := r.hist
+	c := r.clockAt(r.last)
 	if !math.IsInf(r.ivNRMin, 1) {
-		h.add(r.ivPeak, r.ivStart/int64(time.Second), o.halfLife.Seconds())
+		h.add(r.ivPeak, 1, c)
 	}
-	p := h.quantile(o.percentile)
-	limit := p * (1 + o.margin)
-	src := fmt.Sprintf("p%g of %s peaks (%s) + %.0f%% margin", 100*o.percentile, o.interval, mibs(p), 100*o.margin)
-	if g := r.maxNR * 1.10; g > limit {
-		limit, src = g, fmt.Sprintf("peak non-reclaimable memory %s + 10%% (never below it)", mibs(r.maxNR))
+	var p float64
+	var src string
+	if o.percentile > 0 {
+		p = h.quantile(o.percentile)
+		src = fmt.Sprintf("p%g of interval peaks (%s)", 100*o.percentile, mibs(p))
+	} else {
+		// The largest peak not yet forgotten; its bucket's upper bound is at
+		// most 5% above it, and never above the largest sample seen.
+		p = math.Min(h.top(math.Exp2(-tu.Forget), c), r.maxWS)
+		src = fmt.Sprintf("largest peak remembered %s", mibs(p))
+		if p < r.maxWS {
+			src += fmt.Sprintf(" (the %s peak is forgotten: %.0f half-lives of %s ago)", mibs(r.maxWS), tu.Forget, time.Duration(r.halfLife(span)).Round(time.Millisecond))
+		}
 	}
-	if g := r.maxWS * 1.02; g > limit {
-		limit, src = g, fmt.Sprintf("largest working set seen %s + 2%%", mibs(r.maxWS))
+	grow, window := r.growth()
+	margin := tu.Margin + tu.Confidence/math.Sqrt(float64(r.n))
+	limit := p * (1 + margin)
+	src += fmt.Sprintf(" + %.0f%% margin (%.0f%% + %.0f%% for %d samples)", 100*margin, 100*tu.Margin, 100*(margin-tu.Margin), r.n)
+
+	// A leak is provisioned for a horizon, not chased.
+	rec.Leak = r.leak()
+	if rec.Leak != nil {
+		hz := o.leakHorizon
+		if hz == 0 {
+			hz = min(window, time.Hour)
+		}
+		limit = math.Max(limit, r.maxWS*(1+tu.Margin)+rec.Leak.BytesPerHour*hz.Hours())
+		src += fmt.Sprintf("; leak of %s/h provisioned for %s, no longer", mibs(rec.Leak.BytesPerHour), hz.Round(time.Millisecond))
+	} else if grow > 1 {
+		limit *= grow
+		src += fmt.Sprintf("; x%.2f: the peak grew that much over the last %s", grow, window.Round(time.Millisecond))
 	}
-	// An OOM says the need exceeded the limit by an unknown amount: back
-	// off exponentially, with an additive step for small containers.
+
+	// An OOM says the need exceeded the limit by an unknown amount: the
+	// kill's floor (see afterOOM) holds until the kill is forgotten.
+	killed := false
 	for i := range r.oomLen {
 		k := r.ooms[i]
-		at := k.Limit.Bytes
-		if !k.Limit.Set() {
-			at = k.Usage // killed by an ancestor or the host: it had what it used
+		age := max(0, c-float64(k.clock))
+		if age >= tu.Forget {
+			continue
 		}
-		bump := afterOOM(float64(at), float64(k.Usage))
-		if bump > limit {
-			limit, src = bump, fmt.Sprintf("OOM kill at %s with limit %s: doubled (at least +256MiB)", k.Time.UTC().Format(time.RFC3339), k.Limit)
-			if !k.Limit.Set() {
-				src = fmt.Sprintf("OOM kill at %s with no limit of its own (an ancestor's limit or the host's memory) at usage %s: doubled (at least +256MiB)", k.Time.UTC().Format(time.RFC3339), k.Usage)
+		killed = true
+		// The need shown decays towards what was seen since (at least the
+		// limit at the kill) with the history's half-life.
+		base := math.Max(k.limit, p)
+		need := base + math.Max(0, k.need-base)*math.Exp2(-age)
+		if g := need * (1 + tu.Margin); g > limit {
+			limit, src = g, fmt.Sprintf("OOM kill at %s with limit %s: the need is above it by %s (decaying with the history's half-life), plus the margin", time.Unix(0, k.t).UTC().Format(time.RFC3339), mibs(k.limit), mibs(need-k.limit))
+			if k.ancestor {
+				src = fmt.Sprintf("OOM kill at %s with no limit of its own (an ancestor's limit or the host's memory) at usage %s: the need is above it by %s (decaying with the history's half-life), plus the margin", time.Unix(0, k.t).UTC().Format(time.RFC3339), mibs(k.limit), mibs(need-k.limit))
 			}
 		}
 	}
-	// A leak is provisioned for a horizon, not chased.
-	slope, pts := r.leakTrend()
-	if slope > 0 && pts >= 6 {
-		first := r.trend[0]
-		lastv := r.lastNR
-		span := time.Duration(r.last-first.t*int64(time.Second)) * 1
-		if grown := slope * span.Hours(); grown > 0.1*math.Max(lastv, 1) {
-			// Provision the horizon's growth, but never more than double
-			// what was seen: past that the limit would only chase the leak.
-			ahead := math.Min(lastv+slope*o.leakHorizon.Hours(), 2*math.Max(r.maxWS, lastv))
-			if g := ahead * 1.05; g > limit {
-				limit, src = g, fmt.Sprintf("leak of %s/h provisioned for %s (at most twice the peak seen)", mibs(slope), o.leakHorizon)
-			}
-			rec.Leak = &Leak{BytesPerHour: slope}
-		}
+	cold := ""
+	switch {
+	case r.n < int64(tu.ColdSamples):
+		cold = fmt.Sprintf("only %d samples", r.n)
+	case grow >= tu.ColdGrowth && rec.Leak == nil:
+		cold = fmt.Sprintf("the peak grew x%.1f over the last %s: still starting", grow, window.Round(time.Millisecond))
 	}
-	if f := float64(o.floor); limit < f {
+	if cold != "" && !killed {
+		rec.NoLimitYet = true
+		rec.Memory = Value{Rationale: "no limit yet: " + cold}
+		rec.Warnings = append(rec.Warnings, fmt.Sprintf("no limit recommended yet (%s): sample longer; a limit now would be a guess", cold))
+		why("memory: no limit yet (%s)", cold)
+		limit = 0
+	}
+	if f := float64(o.floor); limit > 0 && limit < f {
 		why("computed limit %s is below the floor %s: floor used", mibs(limit), o.floor)
 		limit, src = f, "floor"
 	}
@@ -163,36 +202,45 @@ func (r *Recommender) Recommend() (Recommendation, error) {
 		}
 	}
 	mem := roundUp(limit)
-	rec.Memory = Value{Bytes: mem, Rationale: src}
-	why("memory %s: %s", mem, src)
+	if !rec.NoLimitYet {
+		rec.Memory = Value{Bytes: mem, Rationale: src}
+		why("memory %s: %s", mem, src)
+	}
 
-	if rec.Leak != nil {
+	if rec.Leak != nil && mem > 0 {
 		rec.Leak.HoursToLimit = math.Max(0, (float64(mem)-r.lastNR)/rec.Leak.BytesPerHour)
-		rec.Warnings = append(rec.Warnings, fmt.Sprintf("non-reclaimable memory grows %s/h: the limit is reached in %.1f h; a limit 50%% larger only delays the kill by %.1f h: fix the leak",
-			mibs(rec.Leak.BytesPerHour), rec.Leak.HoursToLimit, 0.5*float64(mem)/rec.Leak.BytesPerHour))
+		rec.Warnings = append(rec.Warnings, fmt.Sprintf("non-reclaimable memory grows %s/h: the limit is reached in %s; a limit 50%% larger only delays the kill by %s: fix the leak",
+			mibs(rec.Leak.BytesPerHour), hoursString(rec.Leak.HoursToLimit), hoursString(0.5*float64(mem)/rec.Leak.BytesPerHour)))
 	}
 
 	// Reservation: typical use (the median interval peak), never above
 	// the limit.
-	res := math.Min(h.quantile(0.5), float64(mem))
-	rec.MemoryReservation = Value{Bytes: roundUp(res), Rationale: fmt.Sprintf("median %s peak: typical use", o.interval)}
-	if rec.MemoryReservation.Bytes > mem {
+	res := h.quantile(0.5)
+	if mem > 0 {
+		res = math.Min(res, float64(mem))
+	}
+	rec.MemoryReservation = Value{Bytes: roundUp(res), Rationale: "median interval peak: typical use"}
+	if mem > 0 && rec.MemoryReservation.Bytes > mem {
 		rec.MemoryReservation.Bytes = mem
 	}
 
-	swap := mem + roundUp(float64(mem)*spec.swapFactor)
-	rec.MemorySwap = Value{Bytes: swap, Rationale: fmt.Sprintf("profile %s: %s", o.profile, spec.why)}
+	if mem > 0 {
+		swap := mem + roundUp(float64(mem)*spec.swapFactor)
+		rec.MemorySwap = Value{Bytes: swap, Rationale: fmt.Sprintf("profile %s: %s", o.profile, spec.why)}
+	}
 	if r.maxSwap > 0 && spec.swapFactor == 0 {
 		rec.Warnings = append(rec.Warnings, fmt.Sprintf("the container used up to %s of swap; memory-swap = memory stops that: the limit must hold it all", mibs(r.maxSwap)))
 	}
 	rec.OOMScoreAdj = spec.oomScoreAdj
-	rec.Runtime = runtimeSettings(o.profile, mem)
+	if mem > 0 {
+		rec.Runtime, rec.Warnings = runtimeSettings(o.profile, mem, o.runtime, rec.Warnings)
+	}
 
-	// Confidence grows with the history: a day of intervals is full.
-	hours := rec.History.Hours()
-	rec.Confidence = math.Round(100*(1-math.Exp(-hours/8))*(1-math.Exp(-float64(r.n)/100))) / 100
-	if hours < 1 {
-		rec.Warnings = append(rec.Warnings, fmt.Sprintf("only %s of history (%d samples): the recommendation rests on little; sample for a day or more", rec.History.Round(time.Second), r.n))
+	// Confidence grows with the number of samples and how settled the
+	// peak is.
+	rec.Confidence = math.Round(100*(1-margin+tu.Margin)*(1-math.Exp(-float64(r.n)/100))/grow) / 100
+	if r.n < 100 {
+		rec.Warnings = append(rec.Warnings, fmt.Sprintf("only %d samples over %s: the recommendation rests on little (margin widened to %.0f%%)", r.n, rec.History.Round(time.Millisecond), 100*margin))
 	}
 	if !r.hasNR {
 		rec.Warnings = append(rec.Warnings, "no non-reclaimable (anon) figures in the samples: leaks are judged on the working set, page cache included")
@@ -200,28 +248,100 @@ func (r *Recommender) Recommend() (Recommendation, error) {
 	return rec, nil
 }
 
-func runtimeSettings(p Profile, mem cgroup.Bytes) map[string]string {
-	mib := float64(mem) / (1 << 20)
-	switch p {
-	case JVM:
-		// Heap share: small containers need proportionally more native room
-		// (metaspace ~64 MiB, code cache ~48 MiB, stacks 1 MiB a thread).
-		pct := 75.0
-		if mib < 1024 {
-			pct = 60
+func hoursString(h float64) string {
+	return time.Duration(h * float64(time.Hour)).Round(time.Second).String()
+}
+
+// growth compares the peak of the last GrowthWindow of the history with the
+// peak before it: their ratio (at least 1), and the window.
+func (r *Recommender) growth() (float64, time.Duration) { return r.growthOf(true) }
+
+func (r *Recommender) growthOf(open bool) (float64, time.Duration) {
+	span := float64(r.last-r.first) / 1e9
+	w := span * r.opt.tune.GrowthWindow
+	var buf [17]point
+	pts := r.peaks.points(&buf)
+	cut := float32(span - w)
+	var before, after float64
+	for _, p := range pts {
+		if p.t < cut {
+			before = math.Max(before, float64(p.v))
+		} else {
+			after = math.Max(after, float64(p.v))
 		}
-		if mib < 384 {
-			pct = 50
-		}
-		xmx := int(mib * pct / 100)
-		return map[string]string{
-			"JAVA_TOOL_OPTIONS": fmt.Sprintf("-XX:MaxRAMPercentage=%.0f", pct),
-			"JVM_XMX":           fmt.Sprintf("-Xmx%dm", xmx),
-		}
-	case Go:
-		return map[string]string{"GOMEMLIMIT": fmt.Sprintf("%dMiB", int(mib*0.9))}
-	case Node:
-		return map[string]string{"NODE_OPTIONS": fmt.Sprintf("--max-old-space-size=%d", int(mib*0.75))}
 	}
-	return nil
+	cur := 0.0
+	if open {
+		cur = r.ivPeak
+		after = math.Max(after, r.ivPeak)
+	}
+	if len(pts) > 0 {
+		cur = math.Max(cur, float64(pts[len(pts)-1].v))
+	}
+	// Growth that is still going on: a spike that is over is no ramp.
+	after = math.Min(after, cur)
+	d := time.Duration(w * 1e9)
+	if before <= 0 {
+		if r.n >= 2 && after > 0 {
+			return math.Inf(1), d
+		}
+		return 1, d
+	}
+	return math.Max(1, after/before), d
+}
+
+// leak returns the leak in the interval minima of non-reclaimable memory
+// (the working set when that is unknown), or nil. A leak is a rise that is
+// steady (at least LeakConsistency of all pairs of minima rise), large (at
+// least LeakGrowth of its level over the history) and still going on (the
+// slope of the last third is at least a third of the whole's): a ramp that
+// stopped and a one-off step are no leak.
+func (r *Recommender) leak() *Leak {
+	var buf [17]point
+	pts := r.trend.points(&buf)
+	n := len(pts)
+	if n < 8 {
+		return nil
+	}
+	slope, up := theilSen(pts)
+	if slope <= 0 || up < r.opt.tune.LeakConsistency {
+		return nil
+	}
+	span := float64(pts[n-1].t - pts[0].t)
+	level := math.Max(float64(pts[n-1].v), 1)
+	if slope*span < r.opt.tune.LeakGrowth*level {
+		return nil
+	}
+	tail, _ := theilSen(pts[n-n/3:])
+	if tail < slope/3 {
+		return nil
+	}
+	return &Leak{BytesPerHour: slope * 3600}
+}
+
+// theilSen returns the median of pairwise slopes (bytes per second) and
+// the share of pairs that rise.
+func theilSen(pts []point) (float64, float64) {
+	var sl [300]float64
+	k, up := 0, 0
+	for i := range pts {
+		for j := i + 1; j < len(pts); j++ {
+			dt := float64(pts[j].t - pts[i].t)
+			if dt <= 0 || k == len(sl) {
+				continue
+			}
+			d := float64(pts[j].v - pts[i].v)
+			if d > 0 {
+				up++
+			}
+			sl[k] = d / dt
+			k++
+		}
+	}
+	if k == 0 {
+		return 0, 0
+	}
+	s := sl[:k]
+	slices.Sort(s)
+	return s[k/2], float64(up) / float64(k)
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/oomkit/oomkit/cgroup"
@@ -33,10 +32,14 @@ type OOM struct {
 }
 
 // Recommender summarises one container's memory use in bounded memory
-// (about 1.9 KiB whatever the number of samples) and recommends its
-// settings. Peaks per interval, not averages, drive the limit: each
-// interval's peak working set goes into a time-decayed histogram with
-// geometric buckets (5% apart, so quantiles have at most 5% relative error).
+// (under 2 KiB whatever the number of samples) and recommends its settings.
+// Peaks per interval, not averages, drive the limit: each interval's peak
+// working set goes into a time-decayed histogram with geometric buckets (5%
+// apart). Its time scales come from the samples themselves: the interval is
+// 1/64 of the history seen so far (at least 100 ms, at most an hour) and the
+// half-life of old peaks a quarter of it (at most 24 h), so the same
+// defaults serve a 37 s trace sampled every 100 ms and a month sampled every
+// 5 minutes. See Tuning for every constant and what it does.
 //
 // A Recommender is not safe for concurrent use: Add is meant for one
 // sampling goroutine per container, at about 10 ns a sample. Guard it with a
@@ -46,10 +49,13 @@ type Recommender struct {
 
 	hist histogram
 
-	// the interval being filled
-	ivStart, ivEnd int64 // unix nanoseconds
+	// the interval being filled, in unix nanoseconds
+	ivStart, ivEnd int64
 	ivPeak         float64
 	ivNRMin        float64
+	prevNRMin      float64
+	// clock counts half-lives elapsed (the decay clock), up to ivStart.
+	clock float64
 
 	n              int64
 	first, last    int64 // unix nanoseconds
@@ -58,25 +64,91 @@ type Recommender struct {
 	lastWS, lastNR float64
 	hasNR          bool
 
-	// interval minima of non-reclaimable usage (or working set), for the
-	// leak trend: up to len(trend) points, each the minimum of stride
-	// intervals; when full, neighbours merge and the stride doubles, so the
-	// trend covers the whole history in bounded memory.
-	trend    [24]point
-	trendLen int
-	stride   int
-	pendN    int
-	pendT    int64
-	pendMin  float32
+	// trend holds interval minima of non-reclaimable usage (or working
+	// set) for the leak test, peaks the interval peaks of the working set
+	// for the growth test: up to len points each, each the minimum (or
+	// maximum) of stride intervals; when full, neighbours merge and the
+	// stride doubles, so they cover the whole history in bounded memory.
+	trend, peaks series
 
-	ooms    [4]OOM
+	ooms    [4]kill
 	oomNext int
 	oomLen  int
 }
 
-type point struct {
-	t int64 // unix seconds
-	v float32
+// kill is a recorded OOM kill: when (unix ns and decay clock), the limit
+// it hit, the need it shows (above the limit by a bump) and whether it came
+// out of a settled history (a jump of unknown size) or during growth.
+type kill struct {
+	t           int64
+	limit, need float64
+	clock       float32
+	ancestor    bool // no limit of its own: an ancestor's or the host's
+}
+
+// resetFall is the fall of an interval's minimum of non-reclaimable memory
+// below the previous one's that restarts the leak test (to under half).
+const resetFall = 0.5
+
+// series is a fixed-size, stride-doubling sequence of (time, value) points.
+type series struct {
+	pts    [16]point
+	n      int
+	stride int
+	pendN  int
+	pendT  float32
+	pendV  float32
+	isMax  bool
+}
+
+// point is (seconds since the first sample, bytes).
+type point struct{ t, v float32 }
+
+func (s *series) add(t, v float32) {
+	if s.pendN == 0 || s.isMax {
+		s.pendT = t
+	}
+	if s.pendN == 0 {
+		s.pendV = v
+	} else if (s.isMax && v > s.pendV) || (!s.isMax && v < s.pendV) {
+		s.pendV = v
+	}
+	s.pendN++
+	if s.stride == 0 {
+		s.stride = 1
+	}
+	if s.pendN < s.stride {
+		return
+	}
+	if s.n == len(s.pts) {
+		half := len(s.pts) / 2
+		for i := range half {
+			a, b := s.pts[2*i], s.pts[2*i+1]
+			v := min(a.v, b.v)
+			if s.isMax {
+				v = max(a.v, b.v)
+			}
+			t := a.t // a minimum at its first interval
+			if s.isMax {
+				t = b.t // a maximum at its last
+			}
+			s.pts[i] = point{t: t, v: v}
+		}
+		s.n = half
+		s.stride *= 2
+	}
+	s.pts[s.n] = point{t: s.pendT, v: s.pendV}
+	s.n++
+	s.pendN = 0
+}
+
+// points returns the points, the pending (partial) one included.
+func (s *series) points(buf *[17]point) []point {
+	out := append(buf[:0], s.pts[:s.n]...)
+	if s.pendN > 0 {
+		out = append(out, point{s.pendT, s.pendV})
+	}
+	return out
 }
 
 // New returns a Recommender. Options are validated.
@@ -90,7 +162,9 @@ func New(opts ...Option) (*Recommender, error) {
 			return nil, err
 		}
 	}
-	return &Recommender{opt: o}, nil
+	r := &Recommender{opt: o}
+	r.peaks.isMax = true
+	return r, nil
 }
 
 func validBytes(b cgroup.Bytes) bool { return b >= 0 && b < absurd }
@@ -120,17 +194,23 @@ func (r *Recommender) Add(s cgroup.Sample) error {
 		r.first = t
 		r.startInterval(t)
 	} else if t >= r.ivEnd {
-		r.closeInterval()
+		r.closeInterval(t)
 		r.startInterval(t)
 	}
 	if ws > r.ivPeak {
 		r.ivPeak = ws
+	}
+	if nr > r.ivPeak {
+		r.ivPeak = nr // what reclaim cannot free must fit too
 	}
 	if nr < r.ivNRMin {
 		r.ivNRMin = nr
 	}
 	if ws > r.maxWS {
 		r.maxWS = ws
+	}
+	if nr > r.maxWS {
+		r.maxWS = nr
 	}
 	if nr > r.maxNR {
 		r.maxNR = nr
@@ -144,47 +224,50 @@ func (r *Recommender) Add(s cgroup.Sample) error {
 	return nil
 }
 
+// interval returns the interval length for a history of span ns.
+func (r *Recommender) interval(span int64) int64 {
+	if r.opt.interval > 0 {
+		return int64(r.opt.interval)
+	}
+	d := int64(float64(span) / r.opt.tune.IntervalsPerHistory)
+	return min(max(d, int64(100*time.Millisecond)), int64(time.Hour))
+}
+
+// halfLife returns the decay half-life for a history of span ns.
+func (r *Recommender) halfLife(span int64) float64 {
+	if r.opt.halfLife > 0 {
+		return float64(r.opt.halfLife)
+	}
+	h := float64(span) * r.opt.tune.HalfLifeFraction
+	return min(max(h, float64(time.Second)), float64(r.opt.tune.MaxHalfLife))
+}
+
 func (r *Recommender) startInterval(t int64) {
 	r.ivStart = t
-	r.ivEnd = t + int64(r.opt.interval)
+	r.ivEnd = t + r.interval(t-r.first)
 	r.ivPeak = 0
 	r.ivNRMin = math.Inf(1)
 }
 
-// closeInterval moves the interval's peak into the histogram and its
-// non-reclaimable minimum into the trend ring.
-func (r *Recommender) closeInterval() {
+// closeInterval moves the interval's peak into the histogram and the
+// series, and advances the decay clock by the interval's length in
+// half-lives (the half-life being a share of the history so far).
+func (r *Recommender) closeInterval(next int64) {
 	if math.IsInf(r.ivNRMin, 1) {
 		return
 	}
-	sec := r.ivStart / int64(time.Second)
-	r.hist.add(r.ivPeak, sec, r.opt.halfLife.Seconds())
-	v := float32(r.ivNRMin)
-	if r.pendN == 0 || v < r.pendMin {
-		r.pendMin = v
+	r.hist.add(r.ivPeak, 1, r.clock)
+	st := float32(float64(r.ivStart-r.first) / 1e9)
+	// A sudden fall of what reclaim cannot free is a restart (or a kill, or
+	// a collection): the leak test starts over from there, so a leak that
+	// restarts after each kill is still seen as one.
+	if r.ivNRMin < resetFall*r.prevNRMin {
+		r.trend = series{}
 	}
-	if r.pendN == 0 {
-		r.pendT = sec
-	}
-	r.pendN++
-	if r.stride == 0 {
-		r.stride = 1
-	}
-	if r.pendN < r.stride {
-		return
-	}
-	if r.trendLen == len(r.trend) {
-		half := len(r.trend) / 2
-		for i := range half {
-			a, b := r.trend[2*i], r.trend[2*i+1]
-			r.trend[i] = point{t: a.t, v: min(a.v, b.v)}
-		}
-		r.trendLen = half
-		r.stride *= 2
-	}
-	r.trend[r.trendLen] = point{t: r.pendT, v: r.pendMin}
-	r.trendLen++
-	r.pendN = 0
+	r.prevNRMin = r.ivNRMin
+	r.trend.add(st, float32(r.ivNRMin))
+	r.peaks.add(st, float32(r.ivPeak))
+	r.clock += float64(next-r.ivStart) / r.halfLife(next-r.first)
 }
 
 // AddOOM records an OOM kill: the container needed more than it had at t.
@@ -197,12 +280,37 @@ func (r *Recommender) AddOOM(t time.Time, usage cgroup.Bytes, limit cgroup.Limit
 		(limit.Unlimited && usage == 0) {
 		return fmt.Errorf("%w: OOM at %s usage %d limit %s", ErrBadSample, t, usage, limit)
 	}
-	r.ooms[r.oomNext] = OOM{Time: t, Usage: usage, Limit: limit}
+	at := usage // killed by an ancestor or the host: it had what it used
+	if limit.Set() {
+		at = limit.Bytes
+	}
+	c := r.clockAt(t.UnixNano())
+	recent := 0
+	for i := range r.oomLen {
+		if c-float64(r.ooms[i].clock) < r.opt.tune.Forget {
+			recent++
+		}
+	}
+	// Settled or growing: the growth test on closed intervals only (the
+	// open one holds what monitoring saw at the kill).
+	g, _ := r.growthOf(false)
+	jump := g < 1+r.opt.tune.Margin
+	k := kill{t: t.UnixNano(), limit: float64(at), clock: float32(c), ancestor: !limit.Set(),
+		need: needAfterOOM(float64(at), float64(usage), recent, jump, r.opt.tune)}
+	r.ooms[r.oomNext] = k
 	r.oomNext = (r.oomNext + 1) % len(r.ooms)
 	if r.oomLen < len(r.ooms) {
 		r.oomLen++
 	}
 	return nil
+}
+
+// clockAt is the decay clock at t (unix ns), the open interval included.
+func (r *Recommender) clockAt(t int64) float64 {
+	if r.n == 0 || t <= r.ivStart {
+		return r.clock
+	}
+	return r.clock + float64(t-r.ivStart)/r.halfLife(t-r.first)
 }
 
 // Samples returns how many samples were added.
@@ -211,28 +319,3 @@ func (r *Recommender) Samples() int64 { return r.n }
 // StateBytes returns the Recommender's size in memory: it holds no
 // pointers to growing data, so this is all of it.
 func (r *Recommender) StateBytes() int { return stateSize }
-
-// leakTrend returns the Theil-Sen slope (bytes per hour) of the interval
-// minima of non-reclaimable usage, and the number of points used; the
-// median of pairwise slopes ignores spikes and sawtooth drops.
-func (r *Recommender) leakTrend() (float64, int) {
-	n := r.trendLen
-	if n < 6 {
-		return 0, n
-	}
-	pts := r.trend[:n]
-	slopes := make([]float64, 0, n*(n-1)/2)
-	for i := range n {
-		for j := i + 1; j < n; j++ {
-			dt := float64(pts[j].t-pts[i].t) / 3600
-			if dt > 0 {
-				slopes = append(slopes, float64(pts[j].v-pts[i].v)/dt)
-			}
-		}
-	}
-	if len(slopes) == 0 {
-		return 0, n
-	}
-	slices.Sort(slopes)
-	return slopes[len(slopes)/2], n
-}

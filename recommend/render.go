@@ -28,6 +28,9 @@ func dockerSize(b cgroup.Bytes) string {
 }
 
 func (r Recommendation) dockerFlags() []string {
+	if r.NoLimitYet {
+		return nil
+	}
 	f := []string{
 		"--memory=" + dockerSize(r.Memory.Bytes),
 		"--memory-swap=" + dockerSize(r.MemorySwap.Bytes),
@@ -37,9 +40,6 @@ func (r Recommendation) dockerFlags() []string {
 		f = append(f, "--oom-score-adj="+strconv.Itoa(r.OOMScoreAdj))
 	}
 	for _, k := range sortedKeys(r.Runtime) {
-		if k == "JVM_XMX" {
-			continue // -XX:MaxRAMPercentage says the same and follows the limit
-		}
 		f = append(f, "-e "+k+"="+shellQuote(r.Runtime[k]))
 	}
 	return f
@@ -62,13 +62,17 @@ func shellQuote(s string) string {
 }
 
 // DockerRun returns the docker run flags, e.g.
-// "--memory=160m --memory-swap=160m --memory-reservation=96m".
+// "--memory=160m --memory-swap=160m --memory-reservation=96m", with the
+// runtime settings as -e flags; "" when there is no limit yet (NoLimitYet).
 func (r Recommendation) DockerRun() string { return strings.Join(r.dockerFlags(), " ") }
 
 // DockerUpdate returns a docker update command for a running container.
 // Runtime settings cannot be changed by docker update: they are left out
 // (the container must be recreated for them).
 func (r Recommendation) DockerUpdate(containerName string) string {
+	if r.NoLimitYet {
+		return ""
+	}
 	f := []string{
 		"docker", "update",
 		"--memory=" + dockerSize(r.Memory.Bytes),
@@ -99,6 +103,9 @@ type composeService struct {
 // reservation under deploy.resources, and swap as the service-level
 // memswap_limit (Compose has no memory-swap key under deploy.resources).
 func (r Recommendation) Compose(service string) (string, error) {
+	if r.NoLimitYet {
+		return "", fmt.Errorf("recommend: compose: %s", r.Memory.Rationale)
+	}
 	var s composeService
 	s.Deploy.Resources.Limits.Memory = dockerSize(r.Memory.Bytes)
 	s.Deploy.Resources.Reservations.Memory = dockerSize(r.MemoryReservation.Bytes)
@@ -107,9 +114,7 @@ func (r Recommendation) Compose(service string) (string, error) {
 	if len(r.Runtime) > 0 {
 		s.Environment = map[string]string{}
 		for k, v := range r.Runtime {
-			if k != "JVM_XMX" {
-				s.Environment[k] = v
-			}
+			s.Environment[k] = v
 		}
 	}
 	doc := map[string]any{"services": map[string]any{service: s}}
@@ -138,15 +143,16 @@ func (r Recommendation) Kubernetes() K8sResources {
 
 // KubernetesYAML returns Kubernetes() as a YAML "resources:" stanza.
 func (r Recommendation) KubernetesYAML() string {
+	if r.NoLimitYet {
+		return "# " + r.Memory.Rationale + "\n"
+	}
 	k := r.Kubernetes()
 	req, lim := k.Requests["memory"], k.Limits["memory"]
 	s := fmt.Sprintf("resources:\n  requests:\n    memory: %s\n  limits:\n    memory: %s\n", req.String(), lim.String())
 	if env := r.Runtime; len(env) > 0 {
 		s += "env:\n"
 		for _, k := range sortedKeys(env) {
-			if k != "JVM_XMX" {
-				s += fmt.Sprintf("  - name: %s\n    value: %q\n", k, env[k])
-			}
+			s += fmt.Sprintf("  - name: %s\n    value: %q\n", k, env[k])
 		}
 	}
 	return s

@@ -68,7 +68,7 @@ func TestComposeLoads(t *testing.T) {
 		assert.EqualValues(t, rec.MemorySwap.Bytes, svc.MemSwapLimit)
 		if p == JVM {
 			require.NotNil(t, svc.Environment["JAVA_TOOL_OPTIONS"])
-			assert.Contains(t, *svc.Environment["JAVA_TOOL_OPTIONS"], "MaxRAMPercentage")
+			assert.Regexp(t, `-Xmx\d+m`, *svc.Environment["JAVA_TOOL_OPTIONS"], "the heap in every format")
 		}
 	}
 }

@@ -155,7 +155,7 @@ func checkFlags(fs *flag.FlagSet, dur time.Duration, profile, format, html strin
 }
 
 func run(w io.Writer, csvFile, ctr string, dur time.Duration, trace string, profile recommend.Profile, format, html string) error {
-	r, err := recommend.New(recommend.WithProfile(profile), recommend.WithInterval(intervalFor(csvFile, ctr, dur)))
+	r, err := recommend.New(recommend.WithProfile(profile)) // time scales from the samples themselves
 	if err != nil {
 		return err
 	}
@@ -238,18 +238,6 @@ func run(w io.Writer, csvFile, ctr string, dur time.Duration, trace string, prof
 	return nil
 }
 
-// intervalFor picks the peak interval: a minute for long histories, a
-// couple of seconds for the few minutes a live sampling or a short trace
-// covers.
-func intervalFor(csvFile, ctr string, dur time.Duration) time.Duration {
-	if ctr != "" && dur < time.Hour {
-		return 2 * time.Second
-	}
-	if csvFile == "" && ctr == "" {
-		return 2 * time.Second // the embedded traces are minutes long
-	}
-	return time.Minute
-}
 
 // sampleContainer reads the Engine's stats stream for dur; it also
 // returns the container's Compose service (its com.docker.compose.service

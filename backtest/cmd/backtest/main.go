@@ -1,0 +1,89 @@
+// Command backtest replays usage traces online through oomkit's
+// recommender (default options) and the real peers: the Kubernetes VPA's
+// recommender code with and without its 250 MiB floor, and Robusta KRR's
+// simple strategy without and with its OOM data. It prints kills and slack
+// per trace, and with -sensitivity oomkit's totals with each constant of its
+// rule moved by ±25%.
+//
+//	cd backtest && go run ./cmd/backtest                 recorded traces + the shared corpus's public ones
+//	go run ./cmd/backtest -csv FILE[,FILE...]            your own traces (CSV with a header naming its columns)
+//	go run ./cmd/backtest -json                          results as JSON
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/oomkit/oomkit/backtest"
+)
+
+func main() {
+	recorded := flag.String("recorded", backtest.RecordedDir, "directory of oomkit's recorded traces")
+	corpus := flag.String("public", backtest.PublicDir(), "the shared corpus's traces directory (skipped when absent)")
+	csvs := flag.String("csv", "", "comma-separated CSV traces to replay instead")
+	asJSON := flag.Bool("json", false, "print JSON")
+	sens := flag.Bool("sensitivity", false, "also move each constant of oomkit's rule by ±25%")
+	flag.Parse()
+	if err := run(os.Stdout, *recorded, *corpus, *csvs, *asJSON, *sens); err != nil {
+		fmt.Fprintln(os.Stderr, "backtest:", err)
+		os.Exit(1)
+	}
+}
+
+func run(w io.Writer, recorded, corpus, csvs string, asJSON, sens bool) error {
+	var trs []backtest.Trace
+	if csvs != "" {
+		for _, f := range strings.Split(csvs, ",") {
+			tr, err := backtest.ReadCSVTrace(f)
+			if err != nil {
+				return err
+			}
+			trs = append(trs, tr)
+		}
+	} else {
+		r, err := backtest.Recorded(recorded)
+		if err != nil {
+			return err
+		}
+		trs = r
+		p, err := backtest.Public(corpus)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			fmt.Fprintf(os.Stderr, "backtest: no public traces at %s (-public DIR): recorded traces only\n", corpus)
+		case err != nil:
+			return err
+		default:
+			trs = append(trs, p...)
+		}
+	}
+	tab, err := backtest.Run(trs, func() ([]backtest.Strategy, error) { return backtest.Strategies() })
+	if err != nil {
+		return err
+	}
+	var ps []backtest.Perturbation
+	if sens {
+		if ps, err = backtest.Sensitivity(trs, tab, 0.75, 1.25); err != nil {
+			return err
+		}
+	}
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Table       backtest.Table          `json:"table"`
+			Sensitivity []backtest.Perturbation `json:"sensitivity,omitempty"`
+		}{tab, ps})
+	}
+	fmt.Fprintf(w, "kills / mean slack (time-weighted slack); %d recomputations per trace, no warm-up\n\n", backtest.Recomputations)
+	tab.Markdown(w)
+	if sens {
+		fmt.Fprintln(w)
+		backtest.WriteSensitivity(w, ps)
+	}
+	return nil
+}

@@ -181,5 +181,5 @@ func ExampleRecommender_snapshots() {
 	rec, _ := r.Recommend()
 	fmt.Println(rec.DockerRun())
 	// Output:
-	// --memory=36m --memory-swap=36m --memory-reservation=32m -e JAVA_TOOL_OPTIONS=-XX:MaxRAMPercentage=50
+	// --memory=37m --memory-swap=37m --memory-reservation=32m -e JAVA_TOOL_OPTIONS=-Xmx18m
 }

@@ -104,7 +104,12 @@ type composeService struct {
 // memswap_limit (Compose has no memory-swap key under deploy.resources).
 func (r Recommendation) Compose(service string) (string, error) {
 	if r.NoLimitYet {
-		return "", fmt.Errorf("recommend: compose: %s", r.Memory.Rationale)
+		// Nothing to set yet: the service with no memory keys, and why.
+		b, err := yaml.Marshal(map[string]any{"services": map[string]any{service: map[string]any{}}})
+		if err != nil {
+			return "", fmt.Errorf("recommend: compose: %w", err)
+		}
+		return "# " + r.Memory.Rationale + "\n" + string(b), nil
 	}
 	var s composeService
 	s.Deploy.Resources.Limits.Memory = dockerSize(r.Memory.Bytes)

@@ -101,3 +101,22 @@ func TestJSON(t *testing.T) {
 	assert.Nil(t, m["leak"])
 	assert.InDelta(t, float64(rec.Memory.Bytes), m["memory_bytes"], 0)
 }
+
+// TestNoLimitYetRenders: with too little history every renderer sets no
+// memory and says why.
+func TestNoLimitYetRenders(t *testing.T) {
+	r, err := New()
+	require.NoError(t, err)
+	require.NoError(t, r.Add(cgroup.Sample{Time: t0, WorkingSet: cgroup.AmountOf(50 << 20)}))
+	rec, err := r.Recommend()
+	require.NoError(t, err)
+	require.True(t, rec.NoLimitYet)
+	assert.Empty(t, rec.DockerRun())
+	assert.Empty(t, rec.DockerUpdate("web"))
+	y, err := rec.Compose("web")
+	require.NoError(t, err)
+	assert.Contains(t, y, "# no limit yet: only 1 samples")
+	assert.Contains(t, y, "web: {}")
+	assert.NotContains(t, y, "memory")
+	assert.Contains(t, rec.KubernetesYAML(), "# no limit yet")
+}

@@ -86,7 +86,7 @@ func TestRealComposeService(t *testing.T) {
 	require.NoError(t, dc.ContainerStart(ctx, c.ID, container.StartOptions{}))
 	out, errOut, code := runBin(t, "--container", name, "--duration", "3s", "--format", "compose")
 	require.Equal(t, 0, code, errOut)
-	assert.Contains(t, out, "\n    web:\n")
+	assert.Regexp(t, `\n    web:( \{\})?\n`, out, "the service (with no memory keys while 3 s of samples are too few for a limit)")
 	assert.NotContains(t, out, name)
 }
 

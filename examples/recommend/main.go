@@ -238,7 +238,6 @@ func run(w io.Writer, csvFile, ctr string, dur time.Duration, trace string, prof
 	return nil
 }
 
-
 // sampleContainer reads the Engine's stats stream for dur; it also
 // returns the container's Compose service (its com.docker.compose.service
 // label), "" when it has none.

@@ -256,8 +256,11 @@ func usageOf(ev oom.Evidence, d oom.Diagnosis) *usage {
 	u.UsedPercent = int(100 * float64(u.WorkingSetBytes) / float64(lim.Bytes))
 	if float64(u.WorkingSetBytes) >= riskAt*float64(lim.Bytes) {
 		u.Risk = fmt.Sprintf("the working set is %d%% of the limit %s: a spike of %s gets it OOM-killed", u.UsedPercent, lim, cgroup.Bytes(max(u.HeadroomBytes, 0)))
-		if d.Apply != nil {
+		switch {
+		case d.Apply != nil && d.Apply.Docker != "":
 			u.Risk += "; " + d.Apply.Docker
+		case ev.Container != nil && ev.Container.Name != "":
+			u.Risk += "; size it from its use: go run ./examples/recommend --container " + ev.Container.Name + " --duration 10m"
 		}
 	}
 	return u

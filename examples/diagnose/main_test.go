@@ -153,6 +153,7 @@ func TestRealAll(t *testing.T) {
 	assert.EqualValues(t, 32<<20, u["limit_bytes"])
 	assert.GreaterOrEqual(t, u["used_percent"].(float64), 85.0)
 	assert.Contains(t, u["risk"], "OOM-killed")
+	assert.Contains(t, u["risk"], "examples/recommend --container "+near)
 
 	require.Contains(t, rows, restarted)
 	assert.Equal(t, "container_limit", rows[restarted]["cause"], "the main process was the victim, then restarted: not a child kill")

@@ -41,6 +41,11 @@ type Evidence struct {
 	// lines that name the cgroups; a report reduced to its "Killed process"
 	// line is tied to the cgroup when its victim is among these.
 	PIDs []int `json:"pids"`
+	// SwapFactor is the workload's swap policy for the remedy, when the
+	// caller knows its profile (recommend.SwapFactor): the new
+	// memory-swap is memory x (1 + SwapFactor), 0 for no swap. Nil keeps
+	// the container's current memory-swap relation.
+	SwapFactor *float64 `json:"swap_factor,omitempty"`
 	// Missing says what the collectors could not read, and why.
 	Missing []string `json:"missing"`
 }

@@ -28,10 +28,11 @@ type Remedy struct {
 // container may be run: all paste-ready, none with a blank value.
 type Apply struct {
 	MemoryBytes int64 `json:"memory_bytes"`
-	// MemorySwapBytes is Docker's memory+swap for the new limit: the
-	// container's current relation kept (equal: no swap; -1: unlimited;
-	// otherwise the same ratio), so that docker update accepts it (it
-	// refuses a memory above the current memory-swap).
+	// MemorySwapBytes is Docker's memory+swap for the new limit: as the
+	// workload's profile says (Evidence.SwapFactor), else the container's
+	// current relation kept (equal: no swap; -1: unlimited; otherwise the
+	// same ratio); always given with the memory, since docker update
+	// refuses a memory above the current memory-swap.
 	MemorySwapBytes int64 `json:"memory_swap_bytes"`
 	// Rule says how the limit was reached (afterkill.Limit for a kill,
 	// the recommender's rule).
@@ -264,6 +265,11 @@ func (d *diag) applyBytes(mem cgroup.Bytes, rule string) *Apply {
 			s := cgroup.Bytes(math.Ceil(float64(mem)*float64(curSwap)/float64(cur)/(1<<20)) * (1 << 20))
 			a.MemorySwapBytes, swapFlag = int64(s), mib(float64(s))
 		}
+	}
+	if f := d.ev.SwapFactor; f != nil && *f >= 0 {
+		// The workload's profile decides, not the container's past setting.
+		sw := cgroup.Bytes(math.Ceil(float64(mem)*(1+*f)/(1<<20)) * (1 << 20))
+		a.MemorySwapBytes, swapFlag = int64(sw), mib(float64(sw))
 	}
 	flags := "--memory " + mib(float64(mem)) + " --memory-swap " + swapFlag
 	a.DockerRun = flags

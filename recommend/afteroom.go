@@ -1,6 +1,8 @@
 package recommend
 
 import (
+	"fmt"
+
 	"github.com/oomkit/oomkit/cgroup"
 	"github.com/oomkit/oomkit/recommend/afterkill"
 )
@@ -23,4 +25,16 @@ func LimitAfterOOM(limit, usage cgroup.Bytes) cgroup.Bytes { return afterkill.Li
 // constants).
 func needAfterOOM(limit, usage float64, recent int, jump bool, tu Tuning) float64 {
 	return afterkill.Need(limit, usage, recent, jump, tu.OOMJump, tu.OOMBump)
+}
+
+// SwapFactor is how much swap a profile allows beyond the limit: Docker's
+// memory-swap is memory x (1 + SwapFactor); 0 means no swap. oom's
+// remedies take it (oom.Evidence.SwapFactor) so that a diagnosis sizes
+// swap as the recommender would for the workload.
+func SwapFactor(p Profile) (float64, error) {
+	spec, ok := profiles[p]
+	if !ok {
+		return 0, fmt.Errorf("recommend: unknown profile %q", p)
+	}
+	return spec.swapFactor, nil
 }

@@ -76,6 +76,7 @@ func all(ctx context.Context, o options, w io.Writer) error {
 		if err != nil && ev.Container == nil {
 			continue // removed meanwhile
 		}
+		ev.SwapFactor = o.swapFactor
 		d := oom.Diagnose(ev)
 		st := ev.Container.State
 		running := st != nil && st.Running

@@ -29,7 +29,16 @@ import (
 	"github.com/oomkit/oomkit/cgroup"
 	"github.com/oomkit/oomkit/oom"
 	"github.com/oomkit/oomkit/oom/docker"
+	"github.com/oomkit/oomkit/recommend"
 )
+
+func profileList() string {
+	var ps []string
+	for _, p := range recommend.Profiles() {
+		ps = append(ps, string(p))
+	}
+	return strings.Join(ps, ", ")
+}
 
 // The embedded case: a memory cgroup with a 32 MiB limit on a cgroup v1
 // host (Linux 6.18), right after the kernel OOM-killed the memhog inside:
@@ -79,6 +88,9 @@ type options struct {
 	ctr, cgPath, klog, html string
 	pid                     int
 	asJSON, follow, all     bool
+	// swapFactor is the --profile's swap policy for the remedy; nil
+	// keeps the container's memory-swap relation.
+	swapFactor *float64
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -93,6 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.cgPath, "cgroup", "", "diagnose this cgroup (path from the cgroup root)")
 	fs.IntVar(&o.pid, "pid", 0, "diagnose the cgroup of this running process")
 	fs.BoolVar(&o.all, "all", false, "every killed container of the Engine, the running ones' headroom, and host-wide kills")
+	profile := fs.String("profile", "", "size the remedy's memory-swap for this workload profile ("+profileList()+"); default: keep the container's current memory-swap relation")
 	fs.StringVar(&o.klog, "kernel-log", "", "read OOM reports from this file instead of the live kernel log")
 	fs.BoolVar(&o.asJSON, "json", false, "print the diagnosis as JSON (JSON Lines with --all)")
 	fs.BoolVar(&o.follow, "follow", false, "with --container: sample it every 100 ms until it exits, then diagnose (sees trends and counter deltas)")
@@ -104,6 +117,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if fs.NArg() > 0 {
 		return o, usageError{fmt.Errorf("unexpected argument %q (flags only; see --help)", fs.Arg(0))}
+	}
+	if set["profile"] {
+		f, err := recommend.SwapFactor(recommend.Profile(*profile))
+		if err != nil {
+			return o, usageError{fmt.Errorf("--profile %q: unknown (%s)", *profile, profileList())}
+		}
+		o.swapFactor = &f
 	}
 	var subjects []string
 	for _, n := range []string{"container", "cgroup", "pid", "all"} {
@@ -326,6 +346,7 @@ func run(o options) (*result, error) {
 			return nil, err
 		}
 	}
+	ev.SwapFactor = o.swapFactor
 	d := oom.Diagnose(ev)
 	return &result{Subject: ev.Name, Diagnosis: d, Usage: usageOf(ev, d), ev: ev}, err
 }

@@ -35,6 +35,7 @@ func TestFlagsRefused(t *testing.T) {
 		{[]string{"--all", "--pid", "1"}, "--pid and --all"}, {[]string{"--follow"}, "--follow"},
 		{[]string{"extra"}, "extra"}, {[]string{"--container", "a", "extra"}, "extra"},
 		{[]string{"--container", ""}, "--container"}, {[]string{"--nosuch"}, "nosuch"},
+		{[]string{"--profile", "cobol"}, "--profile \"cobol\": unknown (generic, jvm"},
 	} {
 		var out, errb bytes.Buffer
 		code := cli(tc.args, &out, &errb)

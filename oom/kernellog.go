@@ -770,12 +770,7 @@ func pageBytes(r *Report) {
 		return
 	}
 	r.PageSize = cgroup.AmountOf(size)
-	pages := func(n uint64) cgroup.Amount { return cgroup.AmountOf(cgroup.Bytes(n) * size) }
 	for i := range r.Tasks {
-		t := &r.Tasks[i]
-		t.TotalVMBytes, t.RSSBytes, t.SwapBytes = pages(t.TotalVMPages), pages(t.RSSPages), pages(t.Swapents)
-		if t.RSSAnonPages+t.RSSFilePages+t.RSSShmemPages > 0 {
-			t.RSSAnonBytes, t.RSSFileBytes, t.RSSShmemBytes = pages(t.RSSAnonPages), pages(t.RSSFilePages), pages(t.RSSShmemPages)
-		}
+		r.Tasks[i].PageSize = uint32(size)
 	}
 }

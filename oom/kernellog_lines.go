@@ -802,16 +802,8 @@ func parseCounterLine(msg []byte, r *Report) {
 		case "usage":
 			c.UsageKB, ok = kb(v)
 			c.Known = ok
-			if ok {
-				c.Usage = cgroup.AmountOf(cgroup.Bytes(c.UsageKB) * 1024)
-			}
 		case "limit":
-			if c.LimitKB, ok = kb(v); ok {
-				c.Limit = cgroup.LimitOf(cgroup.Bytes(c.LimitKB) * 1024)
-				if c.LimitKB >= noLimitKB {
-					c.Limit = cgroup.NoLimit()
-				}
-			}
+			c.LimitKB, _ = kb(v)
 		case "failcnt":
 			n, _ := atoi(v)
 			c.Failcnt = uint64(n)

@@ -60,18 +60,20 @@ func checkReport618(t *testing.T, r oom.Report) {
 	assert.Equal(t, oom.Task{PID: 1957, Comm: "python3", UID: 0, UIDKnown: true, TotalVMKB: 118968, AnonRSSKB: 20080,
 		FileRSSKB: 6132, PgtablesKB: 104, OOMScoreAdjKnown: true,
 		TotalVMBytes: kb(118968), AnonRSSBytes: kb(20080), FileRSSBytes: kb(6132), ShmemRSSBytes: kb(0), PgtablesBytes: kb(104)}, r.Victim)
-	assert.Equal(t, oom.Counter{UsageKB: 20480, LimitKB: 20480, Failcnt: 1131, Known: true,
-		Usage: kb(20480), Limit: cgroup.LimitOf(20480 << 10)}, r.Memcg)
+	assert.Equal(t, oom.Counter{UsageKB: 20480, LimitKB: 20480, Failcnt: 1131, Known: true}, r.Memcg)
+	assert.Equal(t, kb(20480), r.Memcg.Usage())
+	assert.Equal(t, cgroup.LimitOf(20480<<10), r.Memcg.Limit())
+	assert.Equal(t, cgroup.NoLimit(), r.Kmem.Limit(), "9007199254740988kB is no limit")
 	// The victim's row (5020 anon pages) and its kill line (20080 kB) tell
 	// the page size: 4 KiB.
 	assert.Equal(t, kb(4), r.PageSize)
-	assert.Equal(t, kb(6553*4), r.Tasks[0].RSSBytes)
-	assert.Equal(t, kb(5020*4), r.Tasks[0].RSSAnonBytes)
+	assert.Equal(t, kb(6553*4), r.Tasks[0].Bytes(r.Tasks[0].RSSPages))
+	assert.Equal(t, kb(5020*4), r.Tasks[0].Bytes(r.Tasks[0].RSSAnonPages))
 	assert.Equal(t, uint64(192), r.Kmem.UsageKB)
 	require.Len(t, r.Tasks, 2)
 	assert.Equal(t, 2, r.TasksSeen)
 	row := r.Tasks[0]
-	row.TotalVMBytes, row.RSSBytes, row.RSSAnonBytes, row.RSSFileBytes, row.RSSShmemBytes, row.SwapBytes = cgroup.Amount{}, cgroup.Amount{}, cgroup.Amount{}, cgroup.Amount{}, cgroup.Amount{}, cgroup.Amount{}
+	row.PageSize = 0
 	assert.Equal(t, oom.TaskRow{PID: 1957, TGID: 1957, TotalVMPages: 29742, RSSPages: 6553, RSSAnonPages: 5020,
 		RSSFilePages: 1533, PgtablesBytes: 106496, Name: "python3"}, row, "biggest first")
 	assert.Equal(t, "sh -c x", r.Tasks[1].Name)

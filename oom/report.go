@@ -1,6 +1,7 @@
 package oom
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -96,23 +97,52 @@ type Selected struct {
 
 // Counter is one "memory: usage XkB, limit YkB, failcnt Z" style line of a
 // memory cgroup report (also memory+swap, kmem and the v2 swap line).
-// Usage and Limit are in bytes (null in JSON when the line was not
-// printed; a limit of 9007199254740988kB, the kernel's "none", is "max");
-// the *KB fields are as printed (deprecated JSON keys).
+// The *KB fields are as printed (deprecated JSON keys); Usage and Limit
+// return bytes, and the JSON has them as usage_bytes and limit_bytes (null
+// when the line was not printed; the kernel's "none", 9007199254740988kB,
+// is "max").
 type Counter struct {
 	UsageKB uint64 `json:"usage_kb"`
 	LimitKB uint64 `json:"limit_kb"`
 	Failcnt uint64 `json:"failcnt"`
 	Known   bool   `json:"known"`
 
-	Usage cgroup.Amount `json:"usage_bytes"`
-	Limit cgroup.Limit  `json:"limit_bytes"`
+}
+
+// Usage returns the usage in bytes, unknown when the line was not printed.
+func (c Counter) Usage() cgroup.Amount {
+	if !c.Known {
+		return cgroup.Amount{}
+	}
+	return cgroup.AmountOf(cgroup.Bytes(c.UsageKB) * 1024)
+}
+
+// Limit returns the limit in bytes: unlimited for the kernel's "none"
+// (9007199254740988kB), unknown when the line was not printed.
+func (c Counter) Limit() cgroup.Limit {
+	switch {
+	case !c.Known:
+		return cgroup.Limit{}
+	case c.LimitKB >= noLimitKB:
+		return cgroup.NoLimit()
+	}
+	return cgroup.LimitOf(cgroup.Bytes(c.LimitKB) * 1024)
+}
+
+// MarshalJSON adds usage_bytes and limit_bytes to the fields.
+func (c Counter) MarshalJSON() ([]byte, error) {
+	type plain Counter
+	return json.Marshal(struct {
+		plain
+		Usage cgroup.Amount `json:"usage_bytes"`
+		Limit cgroup.Limit  `json:"limit_bytes"`
+	}{plain(c), c.Usage(), c.Limit()})
 }
 
 // TaskRow is one row of the "Tasks state" table. The *Pages fields are as
-// printed, in pages (pgtables_bytes in bytes); the *Bytes fields are the
-// same in bytes when the report tells its page size (Report.PageSize), null
-// in JSON otherwise and for a column the kernel did not print. Columns a
+// printed, in pages (pgtables_bytes in bytes); in JSON, *_bytes keys give
+// the same in bytes when the report tells its page size (Report.PageSize),
+// null otherwise and for a column the kernel did not print. Columns a
 // kernel did not print are 0 in the *Pages fields.
 type TaskRow struct {
 	PID           int    `json:"pid"`
@@ -129,12 +159,40 @@ type TaskRow struct {
 	OOMScoreAdj   int    `json:"oom_score_adj"`
 	Name          string `json:"name"`
 
-	TotalVMBytes  cgroup.Amount `json:"total_vm_bytes"`
-	RSSBytes      cgroup.Amount `json:"rss_bytes"`
-	RSSAnonBytes  cgroup.Amount `json:"rss_anon_bytes"`
-	RSSFileBytes  cgroup.Amount `json:"rss_file_bytes"`
-	RSSShmemBytes cgroup.Amount `json:"rss_shmem_bytes"`
-	SwapBytes     cgroup.Amount `json:"swap_bytes"`
+	// PageSize is the report's page size in bytes (Report.PageSize), 0
+	// when unknown; the row's JSON gives its sizes in bytes with it.
+	PageSize uint32 `json:"-"`
+}
+
+// Bytes returns a number of pages of the row in bytes, unknown when the
+// page size is.
+func (t TaskRow) Bytes(pages uint64) cgroup.Amount {
+	if t.PageSize == 0 {
+		return cgroup.Amount{}
+	}
+	return cgroup.AmountOf(cgroup.Bytes(pages) * cgroup.Bytes(t.PageSize))
+}
+
+// MarshalJSON adds the sizes in bytes (null when the page size or the
+// column is unknown) to the fields.
+func (t TaskRow) MarshalJSON() ([]byte, error) {
+	type plain TaskRow
+	split := t.RSSAnonPages+t.RSSFilePages+t.RSSShmemPages > 0
+	opt := func(pages uint64) cgroup.Amount {
+		if !split {
+			return cgroup.Amount{}
+		}
+		return t.Bytes(pages)
+	}
+	return json.Marshal(struct {
+		plain
+		TotalVM  cgroup.Amount `json:"total_vm_bytes"`
+		RSS      cgroup.Amount `json:"rss_bytes"`
+		RSSAnon  cgroup.Amount `json:"rss_anon_bytes"`
+		RSSFile  cgroup.Amount `json:"rss_file_bytes"`
+		RSSShmem cgroup.Amount `json:"rss_shmem_bytes"`
+		Swap     cgroup.Amount `json:"swap_bytes"`
+	}{plain(t), t.Bytes(t.TotalVMPages), t.Bytes(t.RSSPages), opt(t.RSSAnonPages), opt(t.RSSFilePages), opt(t.RSSShmemPages), t.Bytes(t.Swapents)})
 }
 
 // Reaped is the "oom_reaper: reaped process N (comm), now anon-rss:..."

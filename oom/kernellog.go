@@ -79,6 +79,7 @@ type Parser struct {
 	ready   []Report
 	held    *Report // a victim-only report whose scope the next report may tell
 	skipped int     // lines skipped for length
+	hold    int     // context lines before a hit that skipUnrelated keeps
 	enc     string  // "utf-8", "utf-16le" or "utf-16be"
 	err     error
 
@@ -327,6 +328,10 @@ func (p *Parser) readLine() ([]byte, error) {
 // that holds a word every report-starting line holds. It never blocks: it
 // looks only at what is already buffered.
 func (p *Parser) skipUnrelated() {
+	if p.hold > 0 {
+		p.hold-- // a context line kept by the last call: read it
+		return
+	}
 	n := p.r.Buffered()
 	if n == 0 {
 		return
@@ -359,6 +364,7 @@ func (p *Parser) skipUnrelated() {
 			break
 		}
 		start = bytes.LastIndexByte(region[:start-1], '\n') + 1
+		p.hold++
 	}
 	_, _ = p.r.Discard(start)
 }
@@ -637,6 +643,7 @@ func (p *Parser) handleKind(pre prefix, msg []byte, kind lineKind) {
 // begin opens a report stamped with the prefix's time.
 func (p *Parser) begin(pre prefix) {
 	p.cur = &Report{Time: pre.wall, Uptime: pre.uptime, Host: pre.host}
+	p.hold = 0
 	p.st = reportState{sinceKill: -1}
 }
 

@@ -106,7 +106,6 @@ type Counter struct {
 	LimitKB uint64 `json:"limit_kb"`
 	Failcnt uint64 `json:"failcnt"`
 	Known   bool   `json:"known"`
-
 }
 
 // Usage returns the usage in bytes, unknown when the line was not printed.

@@ -46,7 +46,7 @@ func (p *Parser) prefix(b []byte) prefix {
 		pre.wall, pre.host, b = t, host, rest
 		pre.found = true
 	}
-	if !pre.found {
+	if !pre.found && len(b) > 0 && b[0] != '[' {
 		if rest, ok := cutKernelTag(b); ok {
 			b, pre.found = rest, true
 		}

@@ -198,12 +198,14 @@ func OwnMemoryCgroup(t testing.TB) (path, dir string) {
 	return "", ""
 }
 
-// Cgroup is a v1 memory cgroup a test created; it is removed when the test
-// ends, its processes killed first, also when the test fails.
+// Cgroup is a memory cgroup a test created (v1 by NewCgroup, v2 by
+// NewCgroupV2); it is removed when the test ends, its processes killed
+// first, also when the test fails.
 type Cgroup struct {
 	Path string // as the kernel prints it, from the hierarchy root
-	Dir  string // its directory under V1MemoryMount
+	Dir  string // its directory under V1MemoryMount (v1) or the cgroup2 mount
 	t    testing.TB
+	v2   bool
 }
 
 // NewCgroup creates a child memory cgroup under parent (nil: under this
@@ -226,18 +228,73 @@ func NewCgroup(t testing.TB, parent *Cgroup, name string) *Cgroup {
 	return c
 }
 
-// SetLimit writes memory.limit_in_bytes.
+// NewCgroupV2 creates the cgroup2 cgroup name under parent (nil: the root
+// of the hierarchy mounted at mount) and enables the memory controller for
+// parent's children; an error fails the test. What it starts runs with
+// oom_score_adj 0 (the test VM's test binary runs with -1000); it is
+// emptied with cgroup.kill (Linux 5.14+) before removal.
+func NewCgroupV2(t testing.TB, mount string, parent *Cgroup, name string) *Cgroup {
+	t.Helper()
+	ppath, pdir := "/", mount
+	if parent != nil {
+		ppath, pdir = parent.Path, parent.Dir
+		parent.Write("cgroup.subtree_control", "+memory")
+	}
+	dir := filepath.Join(pdir, name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatalf("create cgroup %s: %v", dir, err)
+	}
+	c := &Cgroup{Path: filepath.Join(ppath, name), Dir: dir, t: t, v2: true}
+	t.Cleanup(c.remove)
+	return c
+}
+
+// SetLimit writes memory.limit_in_bytes (v1).
 func (c *Cgroup) SetLimit(bytes int64) {
 	c.t.Helper()
 	c.Write("memory.limit_in_bytes", strconv.FormatInt(bytes, 10))
+}
+
+// SetMax writes memory.max (v2).
+func (c *Cgroup) SetMax(bytes int64) {
+	c.t.Helper()
+	c.Write("memory.max", strconv.FormatInt(bytes, 10))
 }
 
 // Write writes a value to a file of the cgroup, failing the test on error.
 func (c *Cgroup) Write(file, value string) {
 	c.t.Helper()
 	if err := os.WriteFile(filepath.Join(c.Dir, file), []byte(value), 0o644); err != nil {
-		c.t.Fatalf("write %s to %s: %v", value, file, err)
+		c.t.Fatalf("write %q to %s: %v", value, filepath.Join(c.Dir, file), err)
 	}
+}
+
+// Read returns a file of the cgroup, failing the test on error.
+func (c *Cgroup) Read(file string) string {
+	c.t.Helper()
+	data, err := os.ReadFile(filepath.Join(c.Dir, file))
+	if err != nil {
+		c.t.Fatalf("read %s: %v", file, err)
+	}
+	return string(data)
+}
+
+// Value returns the number after key in a flat-keyed file (memory.stat,
+// memory.events), failing the test when it is missing.
+func (c *Cgroup) Value(file, key string) int64 {
+	c.t.Helper()
+	for line := range strings.SplitSeq(c.Read(file), "\n") {
+		k, v, ok := strings.Cut(line, " ")
+		if ok && k == key {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				c.t.Fatalf("%s %s: %v", file, key, err)
+			}
+			return n
+		}
+	}
+	c.t.Fatalf("no %s in %s of %s", key, file, c.Path)
+	return 0
 }
 
 // Start starts argv as a process inside the cgroup (it joins before exec)
@@ -245,6 +302,12 @@ func (c *Cgroup) Write(file, value string) {
 func (c *Cgroup) Start(argv ...string) *exec.Cmd {
 	c.t.Helper()
 	script := `echo $$ > "$0/cgroup.procs" && exec "$@"`
+	if c.v2 {
+		// The test VM's test binary runs with oom_score_adj -1000 (so a
+		// host-wide OOM in the VM never kills it); what it starts takes
+		// its chances again.
+		script = `echo 0 > /proc/self/oom_score_adj && ` + script
+	}
 	cmd := exec.Command("/bin/sh", append([]string{"-c", script, c.Dir}, argv...)...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -253,7 +316,7 @@ func (c *Cgroup) Start(argv ...string) *exec.Cmd {
 	// The shell moves itself (the same pid after exec) into the cgroup:
 	// wait until it is there, so callers can look the process up at once.
 	want := strconv.Itoa(cmd.Process.Pid)
-	for range 500 {
+	for range 1000 {
 		data, err := os.ReadFile(filepath.Join(c.Dir, "cgroup.procs"))
 		if err != nil {
 			break
@@ -286,10 +349,13 @@ func (c *Cgroup) remove() {
 	entries, _ := os.ReadDir(c.Dir)
 	for _, e := range entries {
 		if e.IsDir() {
-			(&Cgroup{Path: filepath.Join(c.Path, e.Name()), Dir: filepath.Join(c.Dir, e.Name()), t: c.t}).remove()
+			(&Cgroup{Path: filepath.Join(c.Path, e.Name()), Dir: filepath.Join(c.Dir, e.Name()), t: c.t, v2: c.v2}).remove()
 		}
 	}
-	for range 50 {
+	if c.v2 { // cgroup.kill (5.14+) kills every process of the subtree at once
+		_ = os.WriteFile(filepath.Join(c.Dir, "cgroup.kill"), []byte("1"), 0o644)
+	}
+	for range 250 {
 		data, err := os.ReadFile(filepath.Join(c.Dir, "cgroup.procs"))
 		if err != nil {
 			return // already gone

@@ -61,6 +61,10 @@ type Tuning struct {
 	// level (0.2: +20%).
 	LeakConsistency float64
 	LeakGrowth      float64
+	// LeakHorizon is how far ahead a leak's growth is provisioned, as a
+	// share of the history (0.5: half), at most 1 h: the limit holds
+	// the leak that long and no longer; the warning says when it runs out.
+	LeakHorizon float64
 }
 
 // DefaultTuning returns the defaults.
@@ -79,6 +83,7 @@ func DefaultTuning() Tuning {
 		IntervalsPerHistory: 64,
 		LeakConsistency:     0.8,
 		LeakGrowth:          0.2,
+		LeakHorizon:         0.5,
 	}
 }
 
@@ -174,7 +179,7 @@ func WithTuning(t Tuning) Option {
 	return Option{func(o *options) error {
 		if !(t.Margin >= 0 && t.Margin <= 2) || t.Confidence < 0 || t.ColdSamples < 1 || !(t.GrowthWindow > 0 && t.GrowthWindow < 1) ||
 			t.ColdGrowth <= 1 || !(t.HalfLifeFraction > 0) || t.MaxHalfLife < time.Second || !(t.Forget > 0) || t.OOMBump < 0 || t.OOMJump < 0 ||
-			!(t.IntervalsPerHistory >= 1) || !(t.LeakConsistency > 0.5 && t.LeakConsistency <= 1) || !(t.LeakGrowth > 0) {
+			!(t.IntervalsPerHistory >= 1) || !(t.LeakConsistency > 0.5 && t.LeakConsistency <= 1) || !(t.LeakGrowth > 0) || !(t.LeakHorizon > 0) {
 			return fmt.Errorf("recommend: tuning out of range: %+v", t)
 		}
 		o.tune = t
@@ -207,7 +212,7 @@ func WithHost(total, systemReserve, otherReservations cgroup.Bytes) Option {
 }
 
 // WithLeakHorizon sets how far ahead a leak's growth is provisioned for. By
-// default it is the growth window (a quarter of the history), at most 1 h:
+// default it is Tuning.LeakHorizon of the history (half), at most 1 h:
 // the limit holds the leak that long, no longer.
 func WithLeakHorizon(d time.Duration) Option {
 	return Option{func(o *options) error {

@@ -133,7 +133,7 @@ func (r *Recommender) Recommend() (Recommendation, error) {
 		p = math.Min(h.top(math.Exp2(-tu.Forget), c), r.maxWS)
 		src = fmt.Sprintf("largest peak remembered %s", mibs(p))
 		if p < r.maxWS {
-			src += fmt.Sprintf(" (the %s peak is forgotten: %.0f half-lives of %s ago)", mibs(r.maxWS), tu.Forget, time.Duration(r.halfLife(span)).Round(time.Millisecond))
+			src += fmt.Sprintf(" (the %s peak is forgotten: peaks fade after %.0f half-lives, the half-life now %s)", mibs(r.maxWS), tu.Forget, time.Duration(r.halfLife(span)).Round(time.Millisecond))
 		}
 	}
 	grow, window := r.growth()
@@ -146,12 +146,15 @@ func (r *Recommender) Recommend() (Recommendation, error) {
 	if rec.Leak != nil {
 		hz := o.leakHorizon
 		if hz == 0 {
-			hz = min(window, time.Hour)
+			hz = min(time.Duration(float64(span)*tu.LeakHorizon), time.Hour)
 		}
 		limit = math.Max(limit, r.maxWS*(1+tu.Margin)+rec.Leak.BytesPerHour*hz.Hours())
 		src += fmt.Sprintf("; leak of %s/h provisioned for %s, no longer", mibs(rec.Leak.BytesPerHour), hz.Round(time.Millisecond))
-	} else if grow > 1 {
-		limit *= grow
+	} else if g := p * grow * (1 + tu.Margin); grow > 1 && g > limit {
+		// The growth seen over the window is provisioned again (it takes
+		// the place of the short-history widening, which covers the same
+		// unknown).
+		limit = g
 		src += fmt.Sprintf("; x%.2f: the peak grew that much over the last %s", grow, window.Round(time.Millisecond))
 	}
 

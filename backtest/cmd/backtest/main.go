@@ -8,6 +8,7 @@
 //	cd backtest && go run ./cmd/backtest                 recorded traces + the shared corpus's public ones
 //	go run ./cmd/backtest -csv FILE[,FILE...]            your own traces (CSV with a header naming its columns)
 //	go run ./cmd/backtest -json                          results as JSON
+//	go run ./cmd/backtest -html backtest.html            also a chart per trace: each strategy's applied limit and kills
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/oomkit/oomkit/backtest"
@@ -28,12 +30,27 @@ func main() {
 	csvs := flag.String("csv", "", "comma-separated CSV traces to replay instead")
 	asJSON := flag.Bool("json", false, "print JSON")
 	sens := flag.Bool("sensitivity", false, "also move each constant of oomkit's rule by ±25%")
+	html := flag.String("html", "", "also write, per trace, each strategy's applied limit and its kills as a chart to this HTML file (offline, self-contained)")
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "backtest: unexpected argument %q (traces are given with -csv FILE[,FILE...])\n", flag.Arg(0))
+		os.Exit(2)
+	}
+	if *html != "" {
+		if st, err := os.Stat(filepath.Dir(*html)); err != nil || !st.IsDir() {
+			fmt.Fprintf(os.Stderr, "backtest: -html %s: no directory %s to write it in\n", *html, filepath.Dir(*html))
+			os.Exit(2)
+		}
+	}
+	htmlFile = *html
 	if err := run(os.Stdout, *recorded, *corpus, *csvs, *asJSON, *sens); err != nil {
 		fmt.Fprintln(os.Stderr, "backtest:", err)
 		os.Exit(1)
 	}
 }
+
+// htmlFile is -html: where run also writes the chart ("" for none).
+var htmlFile string
 
 func run(w io.Writer, recorded, corpus, csvs string, asJSON, sens bool) error {
 	var trs []backtest.Trace
@@ -61,9 +78,19 @@ func run(w io.Writer, recorded, corpus, csvs string, asJSON, sens bool) error {
 			trs = append(trs, p...)
 		}
 	}
-	tab, err := backtest.Run(trs, func() ([]backtest.Strategy, error) { return backtest.Strategies() })
+	mk := func() ([]backtest.Strategy, error) { return backtest.Strategies() }
+	rc := &recording{}
+	if htmlFile != "" {
+		mk = rc.make
+	}
+	tab, err := backtest.Run(trs, mk)
 	if err != nil {
 		return err
+	}
+	if htmlFile != "" {
+		if err := writeChart(htmlFile, trs, rc); err != nil {
+			return err
+		}
 	}
 	var ps []backtest.Perturbation
 	if sens {

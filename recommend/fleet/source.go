@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/oomkit/oomkit/cgroup"
 	"github.com/oomkit/oomkit/oom"
@@ -160,6 +161,9 @@ type run struct {
 	pressure  map[string]map[int]bool
 	capacity  map[string]float64
 	nodeKills map[string]map[int]int
+
+	historyDone chan struct{}
+	historyErr  error
 }
 
 // Recommend queries the fleet and calls yield once per workload, in batches
@@ -178,10 +182,22 @@ func (s *Source) Recommend(ctx context.Context, cfg Config, yield func(Result) e
 	if err := r.discover(ctx); err != nil {
 		return err
 	}
-	if err := r.history(ctx); err != nil {
+	// The history (kills, evictions, node pressure) is read while the
+	// batches fetch usage; a batch waits for it before its results.
+	r.historyDone = make(chan struct{})
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		r.historyErr = r.history(hctx)
+		close(r.historyDone)
+	}()
+	if err := r.batches(ctx, yield); err != nil {
+		cancel()
+		<-r.historyDone
 		return err
 	}
-	return r.batches(ctx, yield)
+	<-r.historyDone
+	return r.historyErr
 }
 
 func (r *run) stepOf(t time.Time) int {
@@ -393,65 +409,31 @@ func (r *run) history(ctx context.Context) error {
 	cBy := r.by(L.Namespace, L.Pod, L.Container)
 	dBy := r.by(L.Name, L.Instance)
 
-	// Current limits: kube-state-metrics' where there is one, cAdvisor's
-	// otherwise (0 there means unlimited).
-	cv, err := r.instant(ctx, fmt.Sprintf(`max by (%s) (last_over_time(%s[%s]))`, cBy, r.k8sSel("container_spec_memory_limit_bytes"), W))
-	if err != nil {
-		return err
-	}
-	for _, s := range cv {
-		if p := r.pods[r.k8sKey(s.Metric, false)]; p != nil {
-			p.limit = limitOf(float64(s.Value))
-		}
-	}
-	dv, err := r.instant(ctx, fmt.Sprintf(`max by (%s) (last_over_time(%s[%s]))`, dBy, r.dockerSel("container_spec_memory_limit_bytes"), W))
-	if err != nil {
-		return err
-	}
-	for _, s := range dv {
-		if p := r.pods[r.dockerKey(s.Metric)]; p != nil {
-			p.limit = limitOf(float64(s.Value))
-		}
-	}
-	kv, err := r.instant(ctx, fmt.Sprintf(`max by (%s) (last_over_time(%s[%s]))`, ksmBy, r.ksmSel("kube_pod_container_resource_limits", `resource="memory"`), W))
-	if err != nil {
-		return err
-	}
-	for _, s := range kv {
-		if p := r.pods[r.k8sKey(s.Metric, true)]; p != nil && s.Value > 0 {
-			p.limit = cgroup.LimitOf(cgroup.Bytes(s.Value))
-		}
-	}
-
-	// Which pods restarted, had OOM events or were evicted at all.
-	which := func(q string, key func(model.Metric) podKey) ([]podKey, error) {
-		v, err := r.instant(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		var out []podKey
-		for _, s := range v {
-			out = append(out, key(s.Metric))
-		}
-		return out, nil
+	// First, side by side: the current limits (in order: kube-state-metrics'
+	// override cAdvisor's), which pods had anything, node capacity and
+	// pressure.
+	var restarted, k8sEvents, dockerEvents, evicted []podKey
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(2, r.cfg.Parallel))
+	g.Go(func() error { return r.limits(gctx, cBy, dBy, ksmBy, W) })
+	which := func(dst *[]podKey, q string, key func(model.Metric) podKey) {
+		g.Go(func() error {
+			v, err := r.instant(gctx, q)
+			for _, s := range v {
+				*dst = append(*dst, key(s.Metric))
+			}
+			return err
+		})
 	}
 	ksmKey := func(m model.Metric) podKey { return r.k8sKey(m, true) }
-	restarted, err := which(fmt.Sprintf(`max by (%s) (changes(%s[%s])) > 0`, ksmBy, r.ksmSel("kube_pod_container_status_restarts_total"), W), ksmKey)
-	if err != nil {
-		return err
-	}
-	k8sEvents, err := which(fmt.Sprintf(`max by (%s) (changes(%s[%s])) > 0`, cBy, r.k8sSel("container_oom_events_total"), W), func(m model.Metric) podKey { return r.k8sKey(m, false) })
-	if err != nil {
-		return err
-	}
-	dockerEvents, err := which(fmt.Sprintf(`max by (%s) (changes(%s[%s])) > 0`, dBy, r.dockerSel("container_oom_events_total"), W), r.dockerKey)
-	if err != nil {
-		return err
-	}
-	evicted, err := which(fmt.Sprintf(`max by (namespace,pod) (max_over_time(%s[%s])) > 0`, r.ksmSel("kube_pod_status_reason", `reason="Evicted"`), W), func(m model.Metric) podKey {
+	which(&restarted, fmt.Sprintf(`max by (%s) (changes(%s[%s])) > 0`, ksmBy, r.ksmSel("kube_pod_container_status_restarts_total"), W), ksmKey)
+	which(&k8sEvents, fmt.Sprintf(`max by (%s) (changes(%s[%s])) > 0`, cBy, r.k8sSel("container_oom_events_total"), W), func(m model.Metric) podKey { return r.k8sKey(m, false) })
+	which(&dockerEvents, fmt.Sprintf(`max by (%s) (changes(%s[%s])) > 0`, dBy, r.dockerSel("container_oom_events_total"), W), r.dockerKey)
+	which(&evicted, fmt.Sprintf(`max by (namespace,pod) (max_over_time(%s[%s])) > 0`, r.ksmSel("kube_pod_status_reason", `reason="Evicted"`), W), func(m model.Metric) podKey {
 		return podKey{string(m["namespace"]), string(m["pod"]), ""}
 	})
-	if err != nil {
+	g.Go(func() error { return r.nodes(gctx, W) })
+	if err := g.Wait(); err != nil {
 		return err
 	}
 
@@ -591,20 +573,60 @@ func (r *run) history(ctx context.Context) error {
 		}
 	}
 
-	// Nodes at or above 90% of their capacity.
-	nodeWS := fmt.Sprintf(`max by (%s) (%s)`, L.Node, sel("container_memory_working_set_bytes", `id="/"`))
-	if L.Node != "node" {
-		nodeWS = fmt.Sprintf(`label_replace(%s, "node", "$1", %q, "(.*)")`, nodeWS, L.Node)
-	}
-	capQ := `max by (node) (kube_node_status_capacity{resource="memory"})`
-	cv2, err := r.instant(ctx, fmt.Sprintf(`max by (node) (last_over_time(kube_node_status_capacity{resource="memory"}[%s]))`, W))
+	r.countNodeKills()
+	return nil
+}
+
+// limits reads the current limits: kube-state-metrics' where there is one,
+// cAdvisor's otherwise (0 there means unlimited).
+func (r *run) limits(ctx context.Context, cBy, dBy, ksmBy, W string) error {
+	cv, err := r.instant(ctx, fmt.Sprintf(`max by (%s) (last_over_time(%s[%s]))`, cBy, r.k8sSel("container_spec_memory_limit_bytes"), W))
 	if err != nil {
 		return err
 	}
-	for _, s := range cv2 {
+	for _, s := range cv {
+		if p := r.pods[r.k8sKey(s.Metric, false)]; p != nil {
+			p.limit = limitOf(float64(s.Value))
+		}
+	}
+	dv, err := r.instant(ctx, fmt.Sprintf(`max by (%s) (last_over_time(%s[%s]))`, dBy, r.dockerSel("container_spec_memory_limit_bytes"), W))
+	if err != nil {
+		return err
+	}
+	for _, s := range dv {
+		if p := r.pods[r.dockerKey(s.Metric)]; p != nil {
+			p.limit = limitOf(float64(s.Value))
+		}
+	}
+	kv, err := r.instant(ctx, fmt.Sprintf(`max by (%s) (last_over_time(%s[%s]))`, ksmBy, r.ksmSel("kube_pod_container_resource_limits", `resource="memory"`), W))
+	if err != nil {
+		return err
+	}
+	for _, s := range kv {
+		if p := r.pods[r.k8sKey(s.Metric, true)]; p != nil && s.Value > 0 {
+			p.limit = cgroup.LimitOf(cgroup.Bytes(s.Value))
+		}
+	}
+	return nil
+}
+
+// nodes reads the nodes' capacity and the steps where a node's working
+// set was at or above nearCapacity of it.
+func (r *run) nodes(ctx context.Context, W string) error {
+	L := r.cfg.Labels
+	I := model.Duration(r.cfg.Interval - time.Millisecond).String()
+	nodeWS := fmt.Sprintf(`max by (%s) (max_over_time(%s[%s]))`, L.Node, sel("container_memory_working_set_bytes", `id="/"`), I)
+	if L.Node != "node" {
+		nodeWS = fmt.Sprintf(`label_replace(%s, "node", "$1", %q, "(.*)")`, nodeWS, L.Node)
+	}
+	cv, err := r.instant(ctx, fmt.Sprintf(`max by (node) (last_over_time(kube_node_status_capacity{resource="memory"}[%s]))`, W))
+	if err != nil {
+		return err
+	}
+	for _, s := range cv {
 		r.capacity[string(s.Metric["node"])] = float64(s.Value)
 	}
-	if err := r.rangeEach(ctx, fmt.Sprintf(`max by (node) (max_over_time((%s / on (node) %s)[%s:]) ) >= %g`, nodeWS, capQ, I, nearCapacity), func(m model.Metric, pts []model.SamplePair) {
+	return r.rangeEach(ctx, fmt.Sprintf(`%s / on (node) max by (node) (kube_node_status_capacity{resource="memory"}) >= %g`, nodeWS, nearCapacity), func(m model.Metric, pts []model.SamplePair) {
 		n := string(m["node"])
 		if r.pressure[n] == nil {
 			r.pressure[n] = map[int]bool{}
@@ -612,11 +634,7 @@ func (r *run) history(ctx context.Context) error {
 		for _, pt := range pts {
 			r.pressure[n][r.stepOf(pt.Timestamp.Time())] = true
 		}
-	}); err != nil {
-		return err
-	}
-	r.countNodeKills()
-	return nil
+	})
 }
 
 // restrict returns matchers selecting the given pods, a hundred pods per
@@ -767,9 +785,8 @@ func (r *run) batch(ctx context.Context, g []*workload) ([]Result, error) {
 			} else {
 				nss, pods = append(nss, p.key.ns), append(pods, p.key.pod)
 			}
-			if len(p.kills) > 0 {
-				podPeak[p.key] = make([]float32, r.steps)
-			}
+			podPeak[p.key] = make([]float32, r.steps) // for the kills' peaks
+
 		}
 	}
 	var selFn func(string) string
@@ -819,6 +836,14 @@ func (r *run) batch(ctx context.Context, g []*workload) ([]Result, error) {
 		}); err != nil {
 			return nil, err
 		}
+	}
+	select {
+	case <-r.historyDone:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if r.historyErr != nil {
+		return nil, r.historyErr
 	}
 	res := make([]Result, 0, len(g))
 	for _, w := range g {

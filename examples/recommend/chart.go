@@ -29,10 +29,13 @@ func writeChart(path, name string, samples []cgroup.Sample, rec recommend.Recomm
 			{Name: "non-reclaimable (anon, shmem)", Points: nr, Color: chart.Purple},
 			{Name: "working set", Points: ws, Color: chart.Green},
 		},
-		Levels: []chart.Level{
-			{Name: "recommended limit", Bytes: float64(rec.Memory.Bytes), Color: chart.Red},
-			{Name: "recommended reservation", Bytes: float64(rec.MemoryReservation.Bytes), Color: chart.Orange},
-		},
+	}
+	// No limit yet (too little history): no line at zero pretending one.
+	if !rec.NoLimitYet && rec.Memory.Bytes > 0 {
+		c.Levels = append(c.Levels, chart.Level{Name: "recommended limit", Bytes: float64(rec.Memory.Bytes), Color: chart.Red})
+	}
+	if rec.MemoryReservation.Bytes > 0 {
+		c.Levels = append(c.Levels, chart.Level{Name: "recommended reservation", Bytes: float64(rec.MemoryReservation.Bytes), Color: chart.Orange})
 	}
 	lines := []string{
 		fmt.Sprintf("%s, profile %s, confidence %.2f from %d samples over %s.", rec.DockerRun(), rec.Profile, rec.Confidence, rec.Samples, rec.History.Round(time.Second)),

@@ -111,3 +111,14 @@ func TestChartInBrowser(t *testing.T) {
 		browser.Save(t, s, filepath.Join(dir, "recommend.png"))
 	}
 }
+
+// TestNoLimitYetNoBlankCommand: a history too short for a limit prints why,
+// never a "docker run  ..." with nothing in it.
+func TestNoLimitYetNoBlankCommand(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "short.csv")
+	require.NoError(t, os.WriteFile(f, []byte("time,bytes\n0,100000000\n1,100000000\n2,101000000\n"), 0o644))
+	out, errOut, code := runBin(t, "--csv", f)
+	require.Equal(t, 0, code, errOut)
+	assert.NotContains(t, out, "docker run  ")
+	assert.Contains(t, out, "# no limit to set yet: ")
+}

@@ -222,8 +222,13 @@ func run(w io.Writer, csvFile, ctr string, dur time.Duration, trace string, prof
 	case "k8s":
 		fmt.Fprint(w, rec.KubernetesYAML())
 	case "docker":
-		fmt.Fprintf(w, "docker run %s ...\n", rec.DockerRun())
-		fmt.Fprintf(w, "%s\n\n", rec.DockerUpdate(name))
+		if rec.NoLimitYet {
+			// No blank command: say why there is none yet.
+			fmt.Fprintf(w, "# no limit to set yet: %s\n\n", rec.Memory.Rationale)
+		} else {
+			fmt.Fprintf(w, "docker run %s ...\n", rec.DockerRun())
+			fmt.Fprintf(w, "%s\n\n", rec.DockerUpdate(name))
+		}
 		for _, l := range rec.Rationale {
 			fmt.Fprintf(w, "# %s\n", l)
 		}

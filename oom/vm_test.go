@@ -233,7 +233,7 @@ func TestInVMAncestorLimit(t *testing.T) {
 	ctr := vm.NewCgroup(t, pod, "ctr")
 	held := side.Start(testenv.MemHog(t), "-step", "1MiB", "-total", "16MiB", "-hold")
 	defer func() { _ = held.Process.Kill(); _ = held.Wait() }()
-	waitUsage(t, side, 15<<20)
+	vm.WaitCurrent(t, side, 15<<20)
 	r := hog(t, ctr, ctr, 0, "-step", "1MiB", "-total", "200MiB")
 	requireKilled(t, r)
 	assert.Equal(t, int64(0), events(t, ctr, "memory.events")["oom"], "ctr's own limit (none) was not hit")
@@ -242,20 +242,6 @@ func TestInVMAncestorLimit(t *testing.T) {
 	api, post := checkBoth(t, r, r.pid, oom.CauseAncestorLimit)
 	assert.Equal(t, pod.Path, api.OOMMemcg)
 	assert.Equal(t, pod.Path, post.OOMMemcg)
-}
-
-// waitUsage waits until c's memory.current reaches n bytes.
-func waitUsage(t *testing.T, c *vm.Cgroup, n int64) {
-	t.Helper()
-	for range 500 {
-		var cur int64
-		_, _ = fmt.Sscan(c.Read("memory.current"), &cur)
-		if cur >= n {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s never reached %d bytes", c.Path, n)
 }
 
 // TestInVMDescendantKill asks about a pod whose container was killed at its
@@ -303,7 +289,7 @@ func TestInVMEqualLimits(t *testing.T) {
 	ctr.SetMax(32 << 20)
 	held := side.Start(testenv.MemHog(t), "-step", "1MiB", "-total", "4MiB", "-hold")
 	defer func() { _ = held.Process.Kill(); _ = held.Wait() }()
-	waitUsage(t, side, 4<<20)
+	vm.WaitCurrent(t, side, 4<<20)
 	r := hog(t, ctr, ctr, 0, "-step", "1MiB", "-total", "200MiB")
 	requireKilled(t, r)
 	assert.Equal(t, int64(1), events(t, pod, "memory.events.local")["oom"], "the kernel charged the pod")

@@ -4,7 +4,9 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/oomkit/oomkit/internal/testenv"
 )
@@ -25,6 +27,20 @@ func NewCgroup(t testing.TB, parent *Cgroup, name string) *Cgroup {
 		t.Fatal("vm.NewCgroup is for tests in the VM")
 	}
 	return testenv.NewCgroupV2(t, Mount, parent, name)
+}
+
+// WaitCurrent waits until c's memory.current reaches n bytes, failing the
+// test after 10 s.
+func WaitCurrent(t testing.TB, c *Cgroup, n int64) {
+	t.Helper()
+	for range 500 {
+		cur, _ := strconv.ParseInt(strings.TrimSpace(c.Read("memory.current")), 10, 64)
+		if cur >= n {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s never reached %d bytes", c.Path, n)
 }
 
 func writeFile(t testing.TB, p, v string) {

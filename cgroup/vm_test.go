@@ -70,7 +70,7 @@ func TestInVMSnapshot(t *testing.T) {
 	c.Write("memory.swap.max", "16777216")
 	hold := c.Start(testenv.MemHog(t), "-step", "1MiB", "-total", "20MiB", "-hold")
 	defer func() { _ = hold.Process.Kill(); _ = hold.Wait() }()
-	waitCurrent(t, c, 20<<20)
+	vm.WaitCurrent(t, c, 20<<20)
 
 	fs, err := cgroup.NewFS()
 	require.NoError(t, err)
@@ -134,18 +134,6 @@ func TestInVMSnapshot(t *testing.T) {
 	require.NoError(t, os.Remove(c.Dir))
 	gone := smp.Sample(func(cgroup.Reading) {})
 	assert.Equal(t, []string{c.Path}, gone)
-}
-
-func waitCurrent(t *testing.T, c *vm.Cgroup, n int64) {
-	t.Helper()
-	for range 500 {
-		cur, _ := strconv.ParseInt(strings.TrimSpace(c.Read("memory.current")), 10, 64)
-		if cur >= n {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s never reached %d bytes", c.Path, n)
 }
 
 // TestInVMWatchBurst: four processes killed one after the other at one
@@ -303,67 +291,20 @@ func setupCapture(t *testing.T, name string) (kill, subject *vm.Cgroup) {
 // host PSI and the kernel's report into dir, laid out like a host.
 func writeCaptured(t *testing.T, dir string, c *vm.Cgroup, pid int, since time.Duration) {
 	t.Helper()
-	cgRoot := filepath.Join(dir, "sys", "fs", "cgroup")
-	for d, rel := c.Dir, c.Path; ; {
-		dst := filepath.Join(cgRoot, filepath.FromSlash(rel))
-		require.NoError(t, os.MkdirAll(dst, 0o755))
-		entries, err := os.ReadDir(d)
-		require.NoError(t, err)
-		for _, e := range entries {
-			n := e.Name()
-			if e.IsDir() || (!strings.HasPrefix(n, "memory.") && !strings.HasPrefix(n, "cgroup.")) {
-				continue
-			}
-			data, err := os.ReadFile(filepath.Join(d, n))
-			if err != nil {
-				continue // write-only (memory.reclaim, cgroup.kill)
-			}
-			require.NoError(t, os.WriteFile(filepath.Join(dst, n), data, 0o644))
-		}
-		if rel == "/" {
-			break
-		}
-		d, rel = filepath.Dir(d), filepath.Dir(rel)
-	}
+	copyCgroupChain(t, c.Dir, c.Path, filepath.Join(dir, "sys", "fs", "cgroup"), func(n string) bool {
+		return strings.HasPrefix(n, "memory.") || strings.HasPrefix(n, "cgroup.")
+	})
 	proc := filepath.Join(dir, "proc")
 	require.NoError(t, os.MkdirAll(filepath.Join(proc, strconv.Itoa(pid)), 0o755))
 	require.NoError(t, os.MkdirAll(filepath.Join(proc, "self"), 0o755))
 	require.NoError(t, os.MkdirAll(filepath.Join(proc, "pressure"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(proc, "pid"), []byte(strconv.Itoa(pid)+"\n"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(proc, strconv.Itoa(pid), "cgroup"), []byte("0::"+c.Path+"\n"), 0o644))
-	mi, err := os.ReadFile("/proc/self/mountinfo")
-	require.NoError(t, err)
-	var keep []string
-	for l := range strings.SplitSeq(string(mi), "\n") {
-		if strings.Contains(l, " - cgroup2 ") {
-			keep = append(keep, l)
-		}
-	}
-	require.NotEmpty(t, keep)
-	require.NoError(t, os.WriteFile(filepath.Join(proc, "self", "mountinfo"), []byte(strings.Join(keep, "\n")+"\n"), 0o644))
+	writeMountinfo(t, filepath.Join(proc, "self", "mountinfo"), " - cgroup2 ")
 	psi, err := os.ReadFile("/proc/pressure/memory")
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(proc, "pressure", "memory"), psi, 0o644))
-	var klog bytes.Buffer
-	for range 50 {
-		klog.Reset()
-		in := false
-		for rec := range bytes.SplitSeq(testenv.KernelLogSince(t, since), []byte("\n")) {
-			if bytes.Contains(rec, []byte("invoked oom-killer")) {
-				in = true
-			}
-			if in && len(rec) > 0 && rec[0] != ' ' {
-				klog.Write(rec)
-				klog.WriteByte('\n')
-			}
-		}
-		if bytes.Contains(klog.Bytes(), []byte("Killed process "+strconv.Itoa(pid))) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	require.Contains(t, klog.String(), "Killed process "+strconv.Itoa(pid), "the kernel's report of the kill")
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "kmsg.log"), klog.Bytes(), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "kmsg.log"), killReport(t, since, pid), 0o644))
 }
 
 // TestCapturedV2 reads the trees captured in the VM as fixture hosts.

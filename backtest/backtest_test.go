@@ -1,9 +1,9 @@
 package backtest
 
 import (
+	"github.com/oomkit/oomkit/internal/testenv"
 	"reflect"
 
-	"errors"
 	"github.com/oomkit/oomkit/recommend"
 	"k8s.io/autoscaler/vertical-pod-autoscaler/pkg/recommender/model"
 	"os"
@@ -15,19 +15,19 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// allTraces returns the recorded traces and the corpus's public ones; the
-// corpus may be absent (the test then says so) except in CI or with
-// OOMKIT_INTEGRATION=1, where its absence fails.
+// allTraces returns the recorded traces and the corpus's public ones
+// ($OOMKIT_CORPUS, else found as every corpus test finds it: the test is
+// skipped when it is absent, and fails in CI or with OOMKIT_INTEGRATION=1).
 func allTraces(t testing.TB) []Trace {
 	t.Helper()
 	trs, err := Recorded(RecordedDir)
 	require.NoError(t, err)
-	pub, err := Public(PublicDir())
-	if errors.Is(err, os.ErrNotExist) && os.Getenv("CI") == "" && os.Getenv("OOMKIT_INTEGRATION") == "" {
-		t.Logf("shared corpus not at %s (set OOMKIT_CORPUS): recorded traces only", PublicDir())
-		return trs
+	dir := PublicDir()
+	if os.Getenv("OOMKIT_CORPUS") == "" {
+		dir = testenv.SharedCorpus(t, "traces") // skips when absent, fails in CI
 	}
-	require.NoError(t, err, "the shared corpus must be present in CI")
+	pub, err := Public(dir)
+	require.NoError(t, err, "the shared corpus's traces")
 	return append(trs, pub...)
 }
 

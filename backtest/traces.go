@@ -26,11 +26,14 @@ var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 const RecordedDir = "../recommend/testdata/traces"
 
 // PublicDir returns the shared corpus's traces directory: $OOMKIT_CORPUS/traces
-// when set, else ../../shared/corpus/traces relative to this module (the
-// corpus sits beside the repository, as in CI).
+// or $OOMKIT_SHARED/corpus/traces when set, else ../../shared/corpus/traces
+// relative to this module (the corpus sits beside the repository, as in CI).
 func PublicDir() string {
 	if d := os.Getenv("OOMKIT_CORPUS"); d != "" {
 		return filepath.Join(d, "traces")
+	}
+	if d := os.Getenv("OOMKIT_SHARED"); d != "" {
+		return filepath.Join(d, "corpus", "traces")
 	}
 	return "../../shared/corpus/traces"
 }

@@ -415,23 +415,40 @@ func (r *run) history(ctx context.Context) error {
 	var restarted, k8sEvents, dockerEvents, evicted []podKey
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(2, r.cfg.Parallel))
-	g.Go(func() error { return r.limits(gctx, cBy, dBy, ksmBy, W) })
-	which := func(dst *[]podKey, q string, key func(model.Metric) podKey) {
+	g.Go(func() error { return r.limits(gctx) })
+	var k8sPods, dockerPods, k8sPodsOnly []podKey
+	seenPod := map[podKey]bool{}
+	for k, p := range r.pods {
+		if p.w.Kind == KindDocker {
+			dockerPods = append(dockerPods, k)
+			continue
+		}
+		k8sPods = append(k8sPods, k)
+		if pk := (podKey{k.ns, k.pod, ""}); !seenPod[pk] {
+			seenPod[pk] = true
+			k8sPodsOnly = append(k8sPodsOnly, pk)
+		}
+	}
+	cadv := func(keys []podKey) []string { return r.restrict(keys, L.Namespace, L.Pod) }
+	ksmR := func(keys []podKey) []string { return r.restrict(keys, "namespace", "pod") }
+	positive := func(dst *[]podKey, q lastQuery) {
 		g.Go(func() error {
-			v, err := r.instant(gctx, q)
-			for _, s := range v {
-				*dst = append(*dst, key(s.Metric))
+			vals, err := r.lastValues(gctx, q)
+			for k, v := range vals {
+				if v > 0 {
+					*dst = append(*dst, k)
+				}
 			}
 			return err
 		})
 	}
 	ksmKey := func(m model.Metric) podKey { return r.k8sKey(m, true) }
-	which(&restarted, fmt.Sprintf(`max by (%s) (changes(%s[%s])) > 0`, ksmBy, r.ksmSel("kube_pod_container_status_restarts_total"), W), ksmKey)
-	which(&k8sEvents, fmt.Sprintf(`max by (%s) (changes(%s[%s])) > 0`, cBy, r.k8sSel("container_oom_events_total"), W), func(m model.Metric) podKey { return r.k8sKey(m, false) })
-	which(&dockerEvents, fmt.Sprintf(`max by (%s) (changes(%s[%s])) > 0`, dBy, r.dockerSel("container_oom_events_total"), W), r.dockerKey)
-	which(&evicted, fmt.Sprintf(`max by (namespace,pod) (max_over_time(%s[%s])) > 0`, r.ksmSel("kube_pod_status_reason", `reason="Evicted"`), W), func(m model.Metric) podKey {
+	positive(&restarted, lastQuery{r.ksmSel, "kube_pod_container_status_restarts_total", nil, ksmBy, ksmKey, k8sPods, ksmR})
+	positive(&k8sEvents, lastQuery{r.k8sSel, "container_oom_events_total", nil, cBy, func(m model.Metric) podKey { return r.k8sKey(m, false) }, k8sPods, cadv})
+	positive(&dockerEvents, lastQuery{r.dockerSel, "container_oom_events_total", nil, dBy, r.dockerKey, dockerPods, r.restrictDocker})
+	positive(&evicted, lastQuery{r.ksmSel, "kube_pod_status_reason", []string{`reason="Evicted"`}, "namespace,pod", func(m model.Metric) podKey {
 		return podKey{string(m["namespace"]), string(m["pod"]), ""}
-	})
+	}, k8sPodsOnly, ksmR})
 	g.Go(func() error { return r.nodes(gctx, W) })
 	if err := g.Wait(); err != nil {
 		return err
@@ -577,34 +594,86 @@ func (r *run) history(ctx context.Context) error {
 	return nil
 }
 
+// lastQuery asks for the last value of a metric's series in the window.
+type lastQuery struct {
+	sel      func(metric string, extra ...string) string
+	metric   string
+	extra    []string
+	by       string
+	key      func(model.Metric) podKey
+	want     []podKey
+	restrict func([]podKey) []string
+}
+
+// lastValues returns the last value in the window of each wanted pod's
+// series: one instant query at the end for the pods still there (cheap:
+// one sample per series), then last_over_time over the window for those
+// gone before it, restricted to them (a window function reads every
+// sample in the window).
+func (r *run) lastValues(ctx context.Context, q lastQuery) (map[podKey]float64, error) {
+	out := map[podKey]float64{}
+	v, err := r.instant(ctx, fmt.Sprintf(`max by (%s) (%s)`, q.by, q.sel(q.metric, q.extra...)))
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range v {
+		out[q.key(s.Metric)] = float64(s.Value)
+	}
+	var gone []podKey
+	for _, k := range q.want {
+		if _, ok := out[k]; !ok {
+			gone = append(gone, k)
+		}
+	}
+	W := model.Duration(r.cfg.End.Sub(r.cfg.Start)).String()
+	for _, m := range q.restrict(gone) {
+		v, err := r.instant(ctx, fmt.Sprintf(`max by (%s) (last_over_time(%s[%s]))`, q.by, q.sel(q.metric, append(slices.Clone(q.extra), m)...), W))
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range v {
+			out[q.key(s.Metric)] = float64(s.Value)
+		}
+	}
+	return out, nil
+}
+
 // limits reads the current limits: kube-state-metrics' where there is one,
 // cAdvisor's otherwise (0 there means unlimited).
-func (r *run) limits(ctx context.Context, cBy, dBy, ksmBy, W string) error {
-	cv, err := r.instant(ctx, fmt.Sprintf(`max by (%s) (last_over_time(%s[%s]))`, cBy, r.k8sSel("container_spec_memory_limit_bytes"), W))
-	if err != nil {
-		return err
-	}
-	for _, s := range cv {
-		if p := r.pods[r.k8sKey(s.Metric, false)]; p != nil {
-			p.limit = limitOf(float64(s.Value))
+func (r *run) limits(ctx context.Context) error {
+	L := r.cfg.Labels
+	var k8s, docker []podKey
+	for k, p := range r.pods {
+		if p.w.Kind == KindDocker {
+			docker = append(docker, k)
+		} else {
+			k8s = append(k8s, k)
 		}
 	}
-	dv, err := r.instant(ctx, fmt.Sprintf(`max by (%s) (last_over_time(%s[%s]))`, dBy, r.dockerSel("container_spec_memory_limit_bytes"), W))
+	cadv, err := r.lastValues(ctx, lastQuery{r.k8sSel, "container_spec_memory_limit_bytes", nil, r.by(L.Namespace, L.Pod, L.Container),
+		func(m model.Metric) podKey { return r.k8sKey(m, false) }, k8s, func(k []podKey) []string { return r.restrict(k, L.Namespace, L.Pod) }})
 	if err != nil {
 		return err
 	}
-	for _, s := range dv {
-		if p := r.pods[r.dockerKey(s.Metric)]; p != nil {
-			p.limit = limitOf(float64(s.Value))
+	dock, err := r.lastValues(ctx, lastQuery{r.dockerSel, "container_spec_memory_limit_bytes", nil, r.by(L.Name, L.Instance), r.dockerKey, docker, r.restrictDocker})
+	if err != nil {
+		return err
+	}
+	kube, err := r.lastValues(ctx, lastQuery{r.ksmSel, "kube_pod_container_resource_limits", []string{`resource="memory"`}, "namespace,pod,container",
+		func(m model.Metric) podKey { return r.k8sKey(m, true) }, k8s, func(k []podKey) []string { return r.restrict(k, "namespace", "pod") }})
+	if err != nil {
+		return err
+	}
+	for _, vals := range []map[podKey]float64{cadv, dock} {
+		for k, v := range vals {
+			if p := r.pods[k]; p != nil {
+				p.limit = limitOf(v)
+			}
 		}
 	}
-	kv, err := r.instant(ctx, fmt.Sprintf(`max by (%s) (last_over_time(%s[%s]))`, ksmBy, r.ksmSel("kube_pod_container_resource_limits", `resource="memory"`), W))
-	if err != nil {
-		return err
-	}
-	for _, s := range kv {
-		if p := r.pods[r.k8sKey(s.Metric, true)]; p != nil && s.Value > 0 {
-			p.limit = cgroup.LimitOf(cgroup.Bytes(s.Value))
+	for k, v := range kube {
+		if p := r.pods[k]; p != nil && v > 0 {
+			p.limit = cgroup.LimitOf(cgroup.Bytes(v))
 		}
 	}
 	return nil

@@ -18,6 +18,15 @@
 // every minute can miss the spike that reached the limit; no metric says
 // which cgroup's limit the kernel hit): confidences stay at or below 0.6 and
 // every evidence item says it comes from "metrics".
+//
+// Measured on oomkit's 2-core test machine (shared, load 5-15) against a
+// local Prometheus 2.42 holding 224 synthetic workloads over 7 days at a
+// 60 s scrape (OOMKIT_START_DAEMONS=1 go test ./recommend/fleet -run '^$'
+// -bench Fleet -benchtime 1x): 200 workloads in 5.9 s (4.3 s of server
+// CPU, 1.2 s of client CPU, 54 MB peak RSS); one raw range query per
+// container takes 11 s (6.8 + 4.2 s CPU); KRR's max_over_time([7d:75s]),
+// which yields a maximum and nothing else, 1.1 s. The cost grows with
+// containers x days.
 package fleet
 
 import (

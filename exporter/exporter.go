@@ -18,10 +18,12 @@
 package exporter
 
 import (
+	"bytes"
 	"net/http"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -83,6 +85,7 @@ type Exporter struct {
 
 	mu      sync.Mutex
 	entries map[Target]*entry
+	gen     atomic.Uint64 // bumped by every change: the handler's cache key
 }
 
 // entry holds a target's series, so that Collect hands them to the
@@ -124,10 +127,57 @@ func New(h Host) *Exporter {
 // other collectors.
 func (e *Exporter) Registry() *prometheus.Registry { return e.reg }
 
-// Handler returns the /metrics handler.
+// Handler returns the /metrics handler. A scrape renders the series only
+// when something changed since the last one (kills are rare; Prometheus
+// scrapes every few seconds): otherwise it writes the bytes it wrote then,
+// for the same Accept and Accept-Encoding.
 func (e *Exporter) Handler() http.Handler {
-	return promhttp.HandlerFor(e.reg, promhttp.HandlerOpts{})
+	h := promhttp.HandlerFor(e.reg, promhttp.HandlerOpts{})
+	type cached struct {
+		gen    uint64
+		header http.Header
+		code   int
+		body   []byte
+	}
+	var mu sync.Mutex
+	cache := map[string]*cached{}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get("Accept") + "\x00" + r.Header.Get("Accept-Encoding")
+		gen := e.gen.Load()
+		mu.Lock()
+		c := cache[key]
+		mu.Unlock()
+		if c == nil || c.gen != gen {
+			rec := &recorder{header: http.Header{}, code: http.StatusOK}
+			h.ServeHTTP(rec, r)
+			c = &cached{gen: gen, header: rec.header, code: rec.code, body: rec.body.Bytes()}
+			if c.code == http.StatusOK {
+				mu.Lock()
+				if len(cache) > 16 {
+					clear(cache)
+				}
+				cache[key] = c
+				mu.Unlock()
+			}
+		}
+		for k, v := range c.header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(c.code)
+		_, _ = w.Write(c.body)
+	})
 }
+
+// recorder keeps a response to replay it.
+type recorder struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) WriteHeader(code int)        { r.code = code }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
 
 // Add makes a target known: its kill counters appear, at 0 for every
 // cause.
@@ -144,6 +194,7 @@ func (e *Exporter) add(t Target) *entry {
 		return en
 	}
 	l := e.labels(t)
+	e.gen.Add(1)
 	en := &entry{key: l, kills: map[string]prometheus.Counter{}, warnings: map[string]prometheus.Counter{}, recommended: map[string]prometheus.Gauge{}}
 	for _, c := range Causes {
 		en.kills[string(c)] = e.kills.WithLabelValues(append(l, string(c))...)
@@ -170,6 +221,7 @@ func (e *Exporter) Kill(t Target, c oom.Cause, n int) {
 	}
 	e.mu.Unlock()
 	k.Add(float64(n))
+	e.gen.Add(1)
 }
 
 // Warning counts one crossing of a warning threshold (a fraction of the
@@ -185,6 +237,7 @@ func (e *Exporter) Warning(t Target, threshold float64) {
 	}
 	e.mu.Unlock()
 	w.Inc()
+	e.gen.Add(1)
 }
 
 // Recommend publishes the target's recommended settings (a
@@ -203,6 +256,7 @@ func (e *Exporter) Recommend(t Target, memory, memorySwap, memoryReservation cgr
 		}
 		g.Set(v)
 	}
+	e.gen.Add(1)
 }
 
 // Forget removes every series of a target (a container that is gone).
@@ -218,6 +272,7 @@ func (e *Exporter) Forget(t Target) {
 	e.kills.DeletePartialMatch(m)
 	e.warnings.DeletePartialMatch(m)
 	e.recommended.DeletePartialMatch(m)
+	e.gen.Add(1)
 }
 
 // Describe implements prometheus.Collector, so that an Exporter can also

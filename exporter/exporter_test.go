@@ -1,6 +1,7 @@
 package exporter_test
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -126,6 +127,39 @@ func TestLint(t *testing.T) {
 	assert.Empty(t, p)
 }
 
+// TestHandlerCache: a scrape after a change shows it; one without a change
+// gives the same bytes.
+func TestHandlerCache(t *testing.T) {
+	e, _ := filled()
+	h := e.Handler()
+	get := func(enc string) (string, http.Header) {
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		req.Header.Set("Accept-Encoding", enc)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		require.Equal(t, http.StatusOK, w.Code)
+		return w.Body.String(), w.Header()
+	}
+	a, _ := get("identity")
+	b, _ := get("identity")
+	assert.Equal(t, a, b)
+	line := `oomkit_oom_kills_total{cause="leak",container="app",namespace="shop",pod="web-6d4cf56db6-x2x9z"} `
+	assert.Contains(t, a, line+"0\n")
+	e.Kill(web, oom.CauseLeak, 3)
+	c, _ := get("identity")
+	assert.Contains(t, c, line+"3\n")
+	z, hz := get("gzip")
+	assert.Equal(t, "gzip", hz.Get("Content-Encoding"))
+	zr, err := gzip.NewReader(strings.NewReader(z))
+	require.NoError(t, err)
+	plain, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	assert.Equal(t, c, string(plain), "each encoding cached apart")
+	e.Forget(web)
+	d, _ := get("identity")
+	assert.NotContains(t, d, `pod="web-6d4cf56db6-x2x9z"`)
+}
+
 // TestScrapedByPrometheus: a real Prometheus scrapes the handler and its
 // queries see the causes.
 func TestScrapedByPrometheus(t *testing.T) {
@@ -204,14 +238,21 @@ func BenchmarkScrape1000(b *testing.B) {
 	e := fill1000()
 	h := e.Handler()
 	series := testutil.CollectAndCount(e.Registry())
-	for _, enc := range []string{"gzip", "identity"} {
-		b.Run("handler-"+enc, func(b *testing.B) {
+	for _, c := range []struct {
+		name, enc string
+		change    bool
+	}{{"changed-gzip", "gzip", true}, {"changed-identity", "identity", true}, {"unchanged-gzip", "gzip", false}} {
+		b.Run(c.name, func(b *testing.B) {
 			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
-			req.Header.Set("Accept-Encoding", enc)
+			req.Header.Set("Accept-Encoding", c.enc)
+			tg := exporter.Target{Namespace: "ns0", Pod: "web-0-abcde", Container: "app"}
 			b.ReportAllocs()
 			var n int64
 			c0 := cpuTime()
 			for b.Loop() {
+				if c.change {
+					e.Warning(tg, 0.8) // something changed since the last scrape
+				}
 				w := httptest.NewRecorder()
 				h.ServeHTTP(w, req)
 				if w.Code != http.StatusOK {

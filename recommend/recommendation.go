@@ -170,12 +170,18 @@ func (r *Recommender) Recommend() (Recommendation, error) {
 		killed = true
 		// The need shown decays towards what was seen since (at least the
 		// limit at the kill) with the history's half-life.
+		// With swap off, p holds each sample's swap too, and the need the
+		// swap held at the kill (see AddOOM).
 		base := math.Max(k.limit, p)
 		need := base + math.Max(0, k.need-base)*math.Exp2(-age)
 		if g := need * (1 + tu.Margin); g > limit {
-			limit, src = g, fmt.Sprintf("OOM kill at %s with limit %s: the need is above it by %s (decaying with the history's half-life), plus the margin", time.Unix(0, k.t).UTC().Format(time.RFC3339), mibs(k.limit), mibs(need-k.limit))
+			swapped := ""
+			if r.swapOff && r.maxSwap > 0 {
+				swapped = fmt.Sprintf(", with up to %s in swap that must fit in memory once memory-swap = memory", mibs(r.maxSwap))
+			}
+			limit, src = g, fmt.Sprintf("OOM kill at %s with limit %s: the need is above it by %s (decaying with the history's half-life)%s, plus the margin", time.Unix(0, k.t).UTC().Format(time.RFC3339), mibs(k.limit), mibs(need-k.limit), swapped)
 			if k.ancestor {
-				src = fmt.Sprintf("OOM kill at %s with no limit of its own (an ancestor's limit or the host's memory) at usage %s: the need is above it by %s (decaying with the history's half-life), plus the margin", time.Unix(0, k.t).UTC().Format(time.RFC3339), mibs(k.limit), mibs(need-k.limit))
+				src = fmt.Sprintf("OOM kill at %s with no limit of its own (an ancestor's limit or the host's memory) at usage %s: the need is above it by %s (decaying with the history's half-life)%s, plus the margin", time.Unix(0, k.t).UTC().Format(time.RFC3339), mibs(k.limit), mibs(need-k.limit), swapped)
 			}
 		}
 	}
@@ -232,7 +238,7 @@ func (r *Recommender) Recommend() (Recommendation, error) {
 		rec.MemorySwap = Value{Bytes: swap, Rationale: fmt.Sprintf("profile %s: %s", o.profile, spec.why)}
 	}
 	if r.maxSwap > 0 && spec.swapFactor == 0 {
-		rec.Warnings = append(rec.Warnings, fmt.Sprintf("the container used up to %s of swap; memory-swap = memory stops that: the limit must hold it all", mibs(r.maxSwap)))
+		rec.Warnings = append(rec.Warnings, fmt.Sprintf("the container used up to %s of swap; memory-swap = memory stops that: the limit must hold it all (each sample's swap counts in its peak)", mibs(r.maxSwap)))
 	}
 	rec.OOMScoreAdj = spec.oomScoreAdj
 	if mem > 0 {

@@ -63,6 +63,12 @@ type Recommender struct {
 	maxSwap        float64
 	lastWS, lastNR float64
 	hasNR          bool
+	// swapOff: the profile turns swap off (memory-swap = memory), so the
+	// pages a sample had in swap must fit in memory: they count in its
+	// need. lastSwap is the last sample's swap, the swap held at a kill
+	// recorded after it.
+	swapOff  bool
+	lastSwap float64
 
 	// trend holds interval minima of non-reclaimable usage (or working
 	// set) for the leak test, peaks the interval peaks of the working set
@@ -162,7 +168,7 @@ func New(opts ...Option) (*Recommender, error) {
 			return nil, err
 		}
 	}
-	r := &Recommender{opt: o}
+	r := &Recommender{opt: o, swapOff: profiles[o.profile].swapFactor == 0}
 	r.peaks.isMax = true
 	return r, nil
 }
@@ -170,7 +176,10 @@ func New(opts ...Option) (*Recommender, error) {
 func validBytes(b cgroup.Bytes) bool { return b >= 0 && b < absurd }
 
 // Add records a sample: its working set (its usage when the working set is
-// unknown), and its non-reclaimable and swap amounts when known. It returns
+// unknown), and its non-reclaimable and swap amounts when known. With a
+// profile that turns swap off (every one but Batch: memory-swap = memory)
+// the sample's swap counts in its need, working set and non-reclaimable
+// alike, since those pages must then fit in memory. It returns
 // an error wrapping ErrBadSample for a zero time, a sample with neither
 // working set nor usage, or a negative or absurd size, and ErrOutOfOrder
 // for a sample older than the last; the sample is then ignored.
@@ -189,6 +198,16 @@ func (r *Recommender) Add(s cgroup.Sample) error {
 	if s.NonReclaimable.Known {
 		nr = float64(s.NonReclaimable.Bytes)
 		r.hasNR = true
+	}
+	sw := 0.0
+	if s.Swap.Known {
+		sw = float64(s.Swap.Bytes)
+	}
+	if r.swapOff {
+		// The profile turns swap off: what the sample had in swap (anon
+		// pages, which reclaim cannot free without swap) must be in memory.
+		ws += sw
+		nr += sw
 	}
 	if r.n == 0 {
 		r.first = t
@@ -215,10 +234,10 @@ func (r *Recommender) Add(s cgroup.Sample) error {
 	if nr > r.maxNR {
 		r.maxNR = nr
 	}
-	if s.Swap.Known && float64(s.Swap.Bytes) > r.maxSwap {
-		r.maxSwap = float64(s.Swap.Bytes)
+	if sw > r.maxSwap {
+		r.maxSwap = sw
 	}
-	r.lastWS, r.lastNR = ws, nr
+	r.lastWS, r.lastNR, r.lastSwap = ws, nr, sw
 	r.last = t
 	r.n++
 	return nil
@@ -274,7 +293,9 @@ func (r *Recommender) closeInterval(next int64) {
 // usage is what it used when killed (the limit itself on a real kernel; 0
 // when unknown), limit its own limit then (cgroup.MemorySnapshot.Limit). An
 // unlimited limit is a container killed by an ancestor's limit or the
-// host's OOM: it needed more than usage, which must then be known.
+// host's OOM: it needed more than usage, which must then be known. With a
+// profile that turns swap off, the swap of the last sample (when the kill is
+// not older than it) is added to both: the container had memory and swap.
 func (r *Recommender) AddOOM(t time.Time, usage cgroup.Bytes, limit cgroup.Limit) error {
 	if t.IsZero() || !validBytes(usage) || !limit.Known || (limit.Set() && (!validBytes(limit.Bytes) || limit.Bytes == 0)) ||
 		(limit.Unlimited && usage == 0) {
@@ -283,6 +304,13 @@ func (r *Recommender) AddOOM(t time.Time, usage cgroup.Bytes, limit cgroup.Limit
 	at := usage // killed by an ancestor or the host: it had what it used
 	if limit.Set() {
 		at = limit.Bytes
+	}
+	// With swap to be off, what the container held in swap at the kill
+	// (the last sample's, when the kill is not older than it) is part of
+	// what it had: the rule sizes memory from memory + swap.
+	swap := 0.0
+	if r.swapOff && r.n > 0 && t.UnixNano() >= r.last {
+		swap = r.lastSwap
 	}
 	c := r.clockAt(t.UnixNano())
 	recent := 0
@@ -296,7 +324,7 @@ func (r *Recommender) AddOOM(t time.Time, usage cgroup.Bytes, limit cgroup.Limit
 	g, _ := r.growthOf(false)
 	jump := g < 1+r.opt.tune.Margin
 	k := kill{t: t.UnixNano(), limit: float64(at), clock: float32(c), ancestor: !limit.Set(),
-		need: needAfterOOM(float64(at), float64(usage), recent, jump, r.opt.tune)}
+		need: needAfterOOM(float64(at)+swap, float64(usage)+swap, recent, jump, r.opt.tune)}
 	r.ooms[r.oomNext] = k
 	r.oomNext = (r.oomNext + 1) % len(r.ooms)
 	if r.oomLen < len(r.ooms) {

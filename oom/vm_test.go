@@ -451,7 +451,14 @@ func TestInVMSwap(t *testing.T) {
 	swapEvents := c.Read("memory.swap.events")
 	t.Logf("memory.swap.events:\n%speak swap sampled %s; memory.events:\n%s", swapEvents, maxSwap, c.Read("memory.events"))
 	assert.Greater(t, maxSwap, cgroup.Bytes(16<<20), "it swapped heavily")
-	assert.Positive(t, c.Value("memory.swap.events", "max")+c.Value("memory.swap.events", "fail"), "swap limit reached")
+	// memory.swap.events max/fail count failed swap charges only: reclaim
+	// stops trying to swap once memory.swap.current is at memory.swap.max
+	// (vmscan's can_reclaim_anon_pages), so when the last batch fills swap
+	// to the page no charge ever fails and both stay 0, a kernel timing
+	// outcome, not ours. That swap was full is asserted below on the
+	// kernel's report ("swap: usage 49152kB, limit 49152kB"), which is
+	// always printed; the counter is checked when the kernel raised it.
+	swapFails := c.Value("memory.swap.events", "fail")
 	api := oom.Diagnose(r.evidence(t, r.pid))
 	logDiagnosis(t, "API", api)
 	post := cli(t, c.Path)
@@ -467,7 +474,12 @@ func TestInVMSwap(t *testing.T) {
 		assert.Contains(t, []oom.Cause{oom.CauseSwap, oom.CauseContainerLimit}, d.Cause)
 		assert.Contains(t, fmt.Sprint(d.Evidence), "swap was full at the kill: 49152kB of 49152kB", "the kernel's swap figures")
 	}
-	assert.Contains(t, fmt.Sprint(api.Evidence), "swap allocation failed", "memory.swap.events fail rose")
+	if swapFails > 0 {
+		assert.Contains(t, fmt.Sprint(api.Evidence), "swap allocation failed", "memory.swap.events fail rose")
+	} else {
+		t.Logf("memory.swap.events fail stayed 0 (swap filled to the page before a charge failed): no 'swap allocation failed' item expected")
+		assert.NotContains(t, fmt.Sprint(api.Evidence), "swap allocation failed", "no failure counted, none claimed")
+	}
 
 	rec, err := recommend.New(recommend.WithProfile(recommend.Database))
 	require.NoError(t, err)

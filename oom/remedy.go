@@ -245,9 +245,35 @@ func (d *diag) apply() *Apply {
 			usage = cgroup.Bytes(r.Memcg.UsageKB * 1024)
 		}
 	}
+	rule := fmt.Sprintf("after a kill at %s: %s (afterkill.Limit, the recommender's rule)", lim, afterkill.Rule)
+	// A profile that turns swap off (Evidence.SwapFactor 0): the swap the
+	// container held at the kill must fit in memory now, so it is part of
+	// what it had, as the recommender counts it with such a profile.
+	if f := d.ev.SwapFactor; f != nil && *f == 0 && len(d.reports) > 0 {
+		if sw := swapAtKill(d.reports[len(d.reports)-1]); sw > 0 {
+			lim, usage = lim+sw, usage+sw
+			rule = fmt.Sprintf("after a kill at %s with %s in swap, which must fit in memory once memory-swap = memory: %s (afterkill.Limit of the two together, the recommender's rule)", d.limit.Bytes, sw, afterkill.Rule)
+			if !d.limit.Set() {
+				rule = fmt.Sprintf("after a kill at usage %s with %s in swap, which must fit in memory once memory-swap = memory: %s (afterkill.Limit of the two together, the recommender's rule)", d.peak, sw, afterkill.Rule)
+			}
+		}
+	}
 	mem := afterkill.Limit(lim, usage)
-	d.out.Apply = d.applyBytes(mem, fmt.Sprintf("after a kill at %s: %s (afterkill.Limit, the recommender's rule)", lim, afterkill.Rule))
+	d.out.Apply = d.applyBytes(mem, rule)
 	return d.out.Apply
+}
+
+// swapAtKill is the swap the killed cgroup held, from the report: the v2
+// "swap: usage" line, or v1's memory+swap usage less the memory usage; 0
+// when the report does not say.
+func swapAtKill(r Report) cgroup.Bytes {
+	if r.Swap.Known {
+		return cgroup.Bytes(r.Swap.UsageKB * 1024)
+	}
+	if r.MemSw.Known && r.Memcg.Known && r.MemSw.UsageKB > r.Memcg.UsageKB {
+		return cgroup.Bytes((r.MemSw.UsageKB - r.Memcg.UsageKB) * 1024)
+	}
+	return 0
 }
 
 // applyBytes writes a new limit out for Docker, Compose and Kubernetes.

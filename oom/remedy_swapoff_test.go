@@ -1,0 +1,50 @@
+package oom_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oomkit/oomkit/cgroup"
+	"github.com/oomkit/oomkit/oom"
+	"github.com/oomkit/oomkit/recommend"
+)
+
+// TestRemedySwapOff: a kill at 32 MiB with 48 MiB in swap (the kernel's v2
+// "swap: usage" line, or v1's memory+swap less memory). A profile that
+// turns swap off sizes memory from the two together, as the recommender
+// does; one that lets it swap, or none given, from the memory limit.
+func TestRemedySwapOff(t *testing.T) {
+	v2 := oom.Report{Scope: oom.ScopeCgroup, OOMMemcg: "/docker/x", TaskMemcg: "/docker/x", Victim: oom.Task{PID: 7, Comm: "hog"},
+		Memcg: oom.Counter{UsageKB: 32768, LimitKB: 32768, Known: true}, Swap: oom.Counter{UsageKB: 49152, LimitKB: 49152, Known: true}}
+	v1 := v2
+	v1.Swap = oom.Counter{}
+	v1.MemSw = oom.Counter{UsageKB: 81920, LimitKB: 81920, Known: true}
+	killed := func(r oom.Report, factor *float64) *oom.Apply {
+		ev := oom.Evidence{
+			Container: &oom.Container{ID: "0123456789ab0123456789ab0123456789ab0123456789ab0123456789abcdef", Name: "db",
+				State: &oom.ContainerState{ExitCode: 137, OOMKilled: true}, Memory: cgroup.LimitOf(32 << 20), MemorySwap: cgroup.LimitOf(80 << 20)},
+			Reports:    []oom.Report{r},
+			SwapFactor: factor,
+		}
+		d := oom.Diagnose(ev)
+		require.NotNil(t, d.Apply, "causes %+v", d.Causes)
+		return d.Apply
+	}
+	db, err := recommend.SwapFactor(recommend.Database)
+	require.NoError(t, err)
+	batch, err := recommend.SwapFactor(recommend.Batch)
+	require.NoError(t, err)
+	for name, r := range map[string]oom.Report{"v2": v2, "v1": v1} {
+		a := killed(r, &db)
+		assert.Equal(t, int64(recommend.LimitAfterOOM(80<<20, 80<<20)), a.MemoryBytes, "%s: memory + swap, the recommender's rule", name)
+		assert.Equal(t, a.MemoryBytes, a.MemorySwapBytes, name)
+		assert.Contains(t, a.Rule, "48MiB in swap", name)
+		for _, f := range []*float64{nil, &batch} {
+			a = killed(r, f)
+			assert.Equal(t, int64(recommend.LimitAfterOOM(32<<20, 32<<20)), a.MemoryBytes, "%s: swap kept, from the memory limit", name)
+			assert.Greater(t, a.MemorySwapBytes, a.MemoryBytes, name)
+		}
+	}
+}

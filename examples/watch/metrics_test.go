@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/oomkit/oomkit/exporter"
 	"github.com/oomkit/oomkit/internal/promtest"
 	"github.com/oomkit/oomkit/internal/testenv"
 )
@@ -35,7 +36,7 @@ func TestListen(t *testing.T) {
 	// Known before any kill: every cause at 0.
 	fams := scrape(t, addr)
 	require.Contains(t, fams, "oomkit_oom_kills_total")
-	assert.Len(t, fams["oomkit_oom_kills_total"].GetMetric(), 9)
+	assert.Len(t, fams["oomkit_oom_kills_total"].GetMetric(), len(exporter.Causes))
 
 	testenv.KernelReports(t)
 	ws := c.Run(hog, "-step", "1MiB", "-interval", "20ms", "-total", "200MiB")

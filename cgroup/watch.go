@@ -67,14 +67,17 @@ type Event struct {
 	// PIDs, for EventOOM, are the processes seen in the cgroup before the
 	// kill: those read when the OOM was announced (v1 notifies before it
 	// kills) and those read earlier (at the start of the watch, at a
-	// threshold, after the previous event, minus its victims). A kernel
-	// report whose header was rate-limited names only the victim's pid;
-	// these tie it to the cgroup (oom.Evidence.PIDs).
+	// threshold, after the previous event), minus the victims earlier
+	// events named (a victim can linger in cgroup.procs, exiting, past the
+	// next kill). A kernel report whose header was rate-limited names
+	// only the victim's pid; these tie it to the cgroup
+	// (oom.Evidence.PIDs).
 	PIDs []int `json:"pids"`
 	// Victims are the PIDs that were gone, dead or had a SIGKILL pending
 	// when the event was taken: the kernel signals its victim before it
 	// counts the kill, so these are the kills' victims (a process that
-	// exited by itself in the same instant would be among them too).
+	// exited by itself in the same instant would be among them too). A
+	// process is named by one event of a cgroup at most.
 	Victims []int `json:"victims"`
 	// VictimMissed says that PIDs may not hold every victim: the event
 	// counts more kills than Victims has (a process that started and was
@@ -146,6 +149,13 @@ type watched struct {
 	// the watch, at thresholds, after an event); pids those read at OOM
 	// notifications whose kill is not reported yet.
 	known, pids []int
+	// reported are the victims named by this cgroup's earlier events
+	// that cgroup.procs still listed at the last read: an OOM victim can
+	// linger there, exiting or a zombie, past the next kill (seconds under
+	// CPU load), and must not be taken for that kill's victim. A pid is
+	// dropped once a read no longer lists it, so a reused pid is a new
+	// process again.
+	reported map[int]bool
 	// probeFD holds the OOM counters open (v1 memory.oom_control, v2
 	// memory.events) for the cheap re-reads of a pending cgroup; -1 none.
 	probeFD int
@@ -699,7 +709,7 @@ func (w *watcher) thresholds(ctx context.Context, c *watched, out chan<- Event) 
 		return
 	}
 	if pids, err := c.cg.PIDs(); err == nil {
-		c.known = pids
+		c.known = c.present(pids)
 	}
 	if !snap.Limit.Set() || !snap.Usage.Known {
 		return
@@ -724,7 +734,7 @@ func (w *watcher) emit(ctx context.Context, c *watched, kind EventKind, out chan
 		// First, while the victim may still be there (v1 notifies before
 		// the kill); best effort, the cgroup may be going.
 		if pids, err := c.cg.PIDs(); err == nil {
-			c.pids = union(c.pids, pids)
+			c.pids = union(c.pids, c.present(pids))
 		}
 	}
 	snap, err := c.cg.Snapshot()
@@ -760,14 +770,23 @@ func (w *watcher) emit(ctx context.Context, c *watched, kind EventKind, out chan
 	w.pending[c] = pend{until: time.Now().Add(w.cfg.settle)}
 	c.last = snap
 	e := Event{Kind: kind, Path: c.cg.path, Time: snap.Time, Monotonic: monotonic(), Delta: d, Snapshot: snap}
-	e.PIDs = union(c.known, c.pids)
+	e.PIDs = slices.DeleteFunc(union(c.known, c.pids), func(p int) bool { return c.reported[p] })
 	e.Victims = w.dying(e.PIDs)
 	kills := d.OOMKills()
 	e.VictimMissed = !kills.Known || uint64(len(e.Victims)) < kills.N
-	// What is in the cgroup now, the victims gone, is what the next kill
+	// What is in the cgroup now, the victims of this and earlier events
+	// left out (they may linger there a while), is what the next kill
 	// can take.
-	now, _ := c.cg.PIDs()
-	c.known = slices.DeleteFunc(now, func(p int) bool { return slices.Contains(e.Victims, p) })
+	if c.reported == nil && len(e.Victims) > 0 {
+		c.reported = map[int]bool{}
+	}
+	for _, v := range e.Victims {
+		c.reported[v] = true
+	}
+	c.known = nil
+	if now, err := c.cg.PIDs(); err == nil {
+		c.known = c.present(now)
+	}
 	c.pids = nil
 	send(ctx, out, e)
 }
@@ -788,9 +807,24 @@ func (w *watcher) refreshPIDs() {
 			continue
 		}
 		if pids, err := c.cg.PIDs(); err == nil {
-			c.known = pids
+			c.known = c.present(pids)
 		}
 	}
+}
+
+// present returns pids, a fresh read of the cgroup's processes, without
+// the victims earlier events named, and forgets those victims the read no
+// longer lists. It filters pids in place.
+func (c *watched) present(pids []int) []int {
+	if len(c.reported) == 0 {
+		return pids
+	}
+	for p := range c.reported {
+		if !slices.Contains(pids, p) {
+			delete(c.reported, p)
+		}
+	}
+	return slices.DeleteFunc(pids, func(p int) bool { return c.reported[p] })
 }
 
 // dying returns the pids that are gone, dead or being killed: a SIGKILL

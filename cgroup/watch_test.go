@@ -161,3 +161,82 @@ func TestWatchV2Fixture(t *testing.T) {
 	_, open := <-events
 	assert.False(t, open, "the channel closes when nothing is left to watch")
 }
+
+// TestWatchVictimLingers: a victim still listed in cgroup.procs (a zombie,
+// or exiting slowly under CPU load) when the next kill comes is not named
+// again; an event whose victim cannot be found then says VictimMissed.
+func TestWatchVictimLingers(t *testing.T) {
+	root := copyTree(t, "v2")
+	proc := filepath.Join(root, "proc")
+	fs, err := cgroup.NewFS(cgroup.WithRoot(filepath.Join(root, "sys", "fs", "cgroup")), cgroup.WithProcRoot(proc))
+	require.NoError(t, err)
+	cg, err := fs.FindContainer(cid)
+	require.NoError(t, err)
+	status := func(pid int, state, sigpnd string) {
+		dir := filepath.Join(proc, fmt.Sprint(pid))
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "status"), []byte("Name:\tmemhog\nState:\t"+state+"\nSigPnd:\t"+sigpnd+"\nShdPnd:\t0000000000000000\n"), 0o644))
+	}
+	procs := func(pids string) {
+		require.NoError(t, os.WriteFile(filepath.Join(cg.Dir(), "cgroup.procs"), []byte(pids), 0o644))
+	}
+	kills := func(n int) {
+		b := fmt.Appendf(nil, "low 0\nhigh 0\nmax 60\noom %d\noom_kill %d\noom_group_kill 0\n", n, n)
+		require.NoError(t, os.WriteFile(filepath.Join(cg.Dir(), "memory.events.local"), b, 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(cg.Dir(), "memory.events"), b, 0o644))
+	}
+	status(100, "S (sleeping)", "0000000000000000")
+	status(200, "S (sleeping)", "0000000000000000")
+	procs("100\n200\n")
+	kills(1)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	events, err := fs.Watch(ctx, []string{cg.Path()})
+	require.NoError(t, err)
+	next := func() cgroup.Event {
+		t.Helper()
+		select {
+		case e := <-events:
+			require.Equal(t, cgroup.EventOOM, e.Kind)
+			return e
+		case <-ctx.Done():
+			t.Fatal("no event")
+			return cgroup.Event{}
+		}
+	}
+
+	status(200, "Z (zombie)", "0000000000000000")
+	kills(2)
+	e := next()
+	assert.Equal(t, []int{200}, e.Victims)
+	assert.False(t, e.VictimMissed)
+
+	// 200 lingers in cgroup.procs, a zombie; 300 starts and is killed.
+	status(300, "R (running)", "0000000000000100") // SIGKILL pending
+	procs("100\n200\n300\n")
+	kills(3)
+	e = next()
+	assert.Equal(t, []int{300}, e.Victims, "the earlier victim is not named again")
+	assert.NotContains(t, e.PIDs, 200)
+	assert.False(t, e.VictimMissed)
+
+	// A kill whose victim was never seen: only the lingering ones are dying.
+	status(300, "Z (zombie)", "0000000000000000")
+	kills(4)
+	e = next()
+	assert.Empty(t, e.Victims)
+	assert.True(t, e.VictimMissed, "a kill without a victim found says so")
+
+	// Once gone from cgroup.procs, a pid is forgotten: reused, it is a new
+	// process whose kill is named.
+	procs("100\n")
+	status(200, "S (sleeping)", "0000000000000000")
+	kills(5) // a kill that a read finds with 200 gone
+	e = next()
+	assert.True(t, e.VictimMissed)
+	procs("100\n200\n")
+	status(200, "R (running)", "0000000000000100")
+	kills(6)
+	e = next()
+	assert.Equal(t, []int{200}, e.Victims, "a reused pid is a new process")
+}

@@ -172,71 +172,95 @@ func TestWatchVictimLingers(t *testing.T) {
 	require.NoError(t, err)
 	cg, err := fs.FindContainer(cid)
 	require.NoError(t, err)
+	// Files are replaced whole (renamed over, memory.events rewritten in
+	// place at the same length: it is watched), as the kernel serves them:
+	// a read never sees one half-written.
+	put := func(name, text string) {
+		require.NoError(t, os.WriteFile(name+".new", []byte(text), 0o644))
+		require.NoError(t, os.Rename(name+".new", name))
+	}
 	status := func(pid int, state, sigpnd string) {
 		dir := filepath.Join(proc, fmt.Sprint(pid))
 		require.NoError(t, os.MkdirAll(dir, 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "status"), []byte("Name:\tmemhog\nState:\t"+state+"\nSigPnd:\t"+sigpnd+"\nShdPnd:\t0000000000000000\n"), 0o644))
+		put(filepath.Join(dir, "status"), "Name:\tmemhog\nState:\t"+state+"\nSigPnd:\t"+sigpnd+"\nShdPnd:\t0000000000000000\n")
 	}
-	procs := func(pids string) {
-		require.NoError(t, os.WriteFile(filepath.Join(cg.Dir(), "cgroup.procs"), []byte(pids), 0o644))
-	}
+	procs := func(pids string) { put(filepath.Join(cg.Dir(), "cgroup.procs"), pids) }
 	kills := func(n int) {
-		b := fmt.Appendf(nil, "low 0\nhigh 0\nmax 60\noom %d\noom_kill %d\noom_group_kill 0\n", n, n)
-		require.NoError(t, os.WriteFile(filepath.Join(cg.Dir(), "memory.events.local"), b, 0o644))
-		require.NoError(t, os.WriteFile(filepath.Join(cg.Dir(), "memory.events"), b, 0o644))
+		b := fmt.Sprintf("low 0\nhigh 0\nmax 60\noom %d\noom_kill %d\noom_group_kill 0\n", n, n)
+		put(filepath.Join(cg.Dir(), "memory.events.local"), b)
+		f, err := os.OpenFile(filepath.Join(cg.Dir(), "memory.events"), os.O_WRONLY, 0)
+		require.NoError(t, err)
+		_, err = f.WriteAt([]byte(b), 0)
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
 	}
 	status(100, "S (sleeping)", "0000000000000000")
 	status(200, "S (sleeping)", "0000000000000000")
 	procs("100\n200\n")
+	require.NoError(t, os.WriteFile(filepath.Join(cg.Dir(), "memory.events"), []byte("low 0\nhigh 0\nmax 60\noom 1\noom_kill 1\noom_group_kill 0\n"), 0o644))
 	kills(1)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	events, err := fs.Watch(ctx, []string{cg.Path()})
 	require.NoError(t, err)
-	next := func() cgroup.Event {
+	// The two files are written one after the other, so a kill can come
+	// as two events (one per file): step gathers the events up to the
+	// n-th kill.
+	counted := uint64(1)
+	type step struct {
+		victims, pids []int
+		missed        bool
+	}
+	next := func(n uint64) step {
 		t.Helper()
-		select {
-		case e := <-events:
-			require.Equal(t, cgroup.EventOOM, e.Kind)
-			return e
-		case <-ctx.Done():
-			t.Fatal("no event")
-			return cgroup.Event{}
+		var s step
+		for counted < n {
+			select {
+			case e := <-events:
+				require.Equal(t, cgroup.EventOOM, e.Kind)
+				counted += e.Delta.OOMKills().N
+				s.victims = append(s.victims, e.Victims...)
+				s.pids = append(s.pids, e.PIDs...)
+				s.missed = s.missed || e.VictimMissed
+			case <-ctx.Done():
+				t.Fatalf("no event for kill %d", n)
+			}
 		}
+		return s
 	}
 
 	status(200, "Z (zombie)", "0000000000000000")
 	kills(2)
-	e := next()
-	assert.Equal(t, []int{200}, e.Victims)
-	assert.False(t, e.VictimMissed)
+	s := next(2)
+	assert.Equal(t, []int{200}, s.victims)
+	assert.False(t, s.missed)
 
 	// 200 lingers in cgroup.procs, a zombie; 300 starts and is killed.
 	status(300, "R (running)", "0000000000000100") // SIGKILL pending
 	procs("100\n200\n300\n")
 	kills(3)
-	e = next()
-	assert.Equal(t, []int{300}, e.Victims, "the earlier victim is not named again")
-	assert.NotContains(t, e.PIDs, 200)
-	assert.False(t, e.VictimMissed)
+	s = next(3)
+	assert.Equal(t, []int{300}, s.victims, "the earlier victim is not named again")
+	assert.NotContains(t, s.pids, 200)
+	assert.False(t, s.missed)
 
 	// A kill whose victim was never seen: only the lingering ones are dying.
 	status(300, "Z (zombie)", "0000000000000000")
 	kills(4)
-	e = next()
-	assert.Empty(t, e.Victims)
-	assert.True(t, e.VictimMissed, "a kill without a victim found says so")
+	s = next(4)
+	assert.Empty(t, s.victims)
+	assert.True(t, s.missed, "a kill without a victim found says so")
 
 	// Once gone from cgroup.procs, a pid is forgotten: reused, it is a new
 	// process whose kill is named.
 	procs("100\n")
 	status(200, "S (sleeping)", "0000000000000000")
 	kills(5) // a kill that a read finds with 200 gone
-	e = next()
-	assert.True(t, e.VictimMissed)
+	s = next(5)
+	assert.True(t, s.missed)
 	procs("100\n200\n")
 	status(200, "R (running)", "0000000000000100")
 	kills(6)
-	e = next()
-	assert.Equal(t, []int{200}, e.Victims, "a reused pid is a new process")
+	s = next(6)
+	assert.Equal(t, []int{200}, s.victims, "a reused pid is a new process")
 }

@@ -301,11 +301,13 @@ func scanStat(b []byte, e *sampled) error {
 	} else {
 		err = parseV1Stat(b, "memory.stat", &e.st)
 	}
-	var pe *ParseError
-	if errors.As(err, &pe) {
-		pe.Path = filepath.Join(e.dir, "memory.stat")
-	}
 	if err != nil {
+		// errors.As only here: its target escapes, an allocation per
+		// sample on the hot path
+		var pe *ParseError
+		if errors.As(err, &pe) {
+			pe.Path = filepath.Join(e.dir, "memory.stat")
+		}
 		e.inactive, e.anon, e.file, e.shmem, e.nonRecl = Amount{}, Amount{}, Amount{}, Amount{}, Amount{}
 		if !e.v2 {
 			e.swap = Amount{}

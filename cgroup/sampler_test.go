@@ -234,3 +234,22 @@ func TestSamplerBadValues(t *testing.T) {
 	}
 	// (a real removal, whose reads answer ENODEV, is TestRealSamplerGone)
 }
+
+// TestSamplerAllocFree holds the Sampler's promise of no allocation per
+// sample, memory.stat included (an errors.As target that escaped cost one
+// per read).
+func TestSamplerAllocFree(t *testing.T) {
+	root := copyTree(t, "v1")
+	fs, err := cgroup.NewFS(cgroup.WithRoot(filepath.Join(root, "sys", "fs", "cgroup")), cgroup.WithProcRoot(filepath.Join(root, "proc")), cgroup.WithClock(func() time.Time { return fixedTime }))
+	require.NoError(t, err)
+	s, err := fs.NewSampler(cgroup.WithDiscover("/docker", "/kubepods/burstable"), cgroup.WithMaxCgroups(10))
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = s.Discover()
+	require.NoError(t, err)
+	n := 0
+	fn := func(cgroup.Reading) { n++ }
+	allocs := testing.AllocsPerRun(20, func() { s.Sample(fn) })
+	require.Positive(t, n)
+	assert.Zero(t, allocs, "allocations per Sample of 2 cgroups")
+}

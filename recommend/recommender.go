@@ -173,7 +173,8 @@ func New(opts ...Option) (*Recommender, error) {
 	return r, nil
 }
 
-func validBytes(b cgroup.Bytes) bool { return b >= 0 && b < absurd }
+// validBytes reports whether b is a size from 0 to under absurd.
+func validBytes(b cgroup.Bytes) bool { return uint64(b) < absurd }
 
 // Add records a sample: its working set (its usage when the working set is
 // unknown), and its non-reclaimable and swap amounts when known. With a
@@ -184,14 +185,19 @@ func validBytes(b cgroup.Bytes) bool { return b >= 0 && b < absurd }
 // working set nor usage, or a negative or absurd size, and ErrOutOfOrder
 // for a sample older than the last; the sample is then ignored.
 func (r *Recommender) Add(s cgroup.Sample) error {
-	need := s.WorkingSetOrUsage()
-	if s.Time.IsZero() || !need.Known || !validBytes(need.Bytes) || (s.NonReclaimable.Known && !validBytes(s.NonReclaimable.Bytes)) ||
-		(s.Swap.Known && !validBytes(s.Swap.Bytes)) || (s.PageCache.Known && !validBytes(s.PageCache.Bytes)) {
-		return fmt.Errorf("%w: %+v", ErrBadSample, s)
+	// The fields are read in place (s.WorkingSetOrUsage() copies all of s)
+	// and the errors are built out of line: this runs once per sample.
+	need := s.WorkingSet
+	if !need.Known {
+		need = s.Usage
+	}
+	if !need.Known || !validBytes(need.Bytes) || !validAmount(s.NonReclaimable) || !validAmount(s.Swap) ||
+		!validAmount(s.PageCache) || s.Time.IsZero() {
+		return badSample(s)
 	}
 	t := s.Time.UnixNano()
-	if r.n > 0 && t < r.last {
-		return fmt.Errorf("%w: %s after %s", ErrOutOfOrder, s.Time.Format(time.RFC3339Nano), time.Unix(0, r.last).Format(time.RFC3339Nano))
+	if t < r.last && r.n > 0 {
+		return r.outOfOrder(s.Time)
 	}
 	ws := float64(need.Bytes)
 	nr := ws
@@ -209,27 +215,23 @@ func (r *Recommender) Add(s cgroup.Sample) error {
 		ws += sw
 		nr += sw
 	}
-	if r.n == 0 {
-		r.first = t
-		r.startInterval(t)
-	} else if t >= r.ivEnd {
-		r.closeInterval(t)
-		r.startInterval(t)
+	if t >= r.ivEnd || r.n == 0 {
+		r.nextInterval(t)
 	}
-	if ws > r.ivPeak {
-		r.ivPeak = ws
+	// What reclaim cannot free must fit too: the peaks take the larger of
+	// the working set and the non-reclaimable figure (neither is NaN).
+	hi := ws
+	if nr > hi {
+		hi = nr
 	}
-	if nr > r.ivPeak {
-		r.ivPeak = nr // what reclaim cannot free must fit too
+	if hi > r.ivPeak {
+		r.ivPeak = hi
 	}
 	if nr < r.ivNRMin {
 		r.ivNRMin = nr
 	}
-	if ws > r.maxWS {
-		r.maxWS = ws
-	}
-	if nr > r.maxWS {
-		r.maxWS = nr
+	if hi > r.maxWS {
+		r.maxWS = hi
 	}
 	if nr > r.maxNR {
 		r.maxNR = nr
@@ -241,6 +243,32 @@ func (r *Recommender) Add(s cgroup.Sample) error {
 	r.last = t
 	r.n++
 	return nil
+}
+
+// validAmount reports whether a is unknown or a valid size.
+func validAmount(a cgroup.Amount) bool { return !a.Known || validBytes(a.Bytes) }
+
+// badSample is Add's error for a sample it rejects as bad.
+//
+//go:noinline
+func badSample(s cgroup.Sample) error { return fmt.Errorf("%w: %+v", ErrBadSample, s) }
+
+// outOfOrder is Add's error for a sample at t, older than the last one.
+//
+//go:noinline
+func (r *Recommender) outOfOrder(t time.Time) error {
+	return fmt.Errorf("%w: %s after %s", ErrOutOfOrder, t.Format(time.RFC3339Nano), time.Unix(0, r.last).Format(time.RFC3339Nano))
+}
+
+// nextInterval starts the first interval at the first sample (t), or
+// closes the interval t is past and starts one at t.
+func (r *Recommender) nextInterval(t int64) {
+	if r.n == 0 {
+		r.first = t
+	} else {
+		r.closeInterval(t)
+	}
+	r.startInterval(t)
 }
 
 // interval returns the interval length for a history of span ns.

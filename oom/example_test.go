@@ -137,7 +137,7 @@ func ExampleDiagnose() {
 	}
 	// Output:
 	// container_limit true memhog
-	// --memory 71m
+	// --memory 141m
 }
 
 // Collector.Cgroup gathers the evidence about a cgroup path: the tree of
@@ -208,7 +208,7 @@ func ExampleCollector_PID() {
 	}
 	fmt.Println(string(b))
 	// Output:
-	// {"pid":4242,"cgroup":"/docker/3f1c0e7b9a6d5c4b3a2918f7e6d5c4b3a2918f7e6d5c4b3a2918f7e6d5c4b3a2","cause":"container_limit","killed":true,"limit_bytes":33554432,"usage_bytes":33554432,"high_bytes":null,"sample":{"time":"2026-11-24T12:00:00Z","usage_bytes":33554432,"working_set_bytes":33419264,"non_reclaimable_bytes":33288192,"page_cache_bytes":266240,"swap_bytes":0},"oom_kills":1,"fixes":["--memory=71m"],"tree":["/docker/3f1c0e7b9a6d5c4b3a2918f7e6d5c4b3a2918f7e6d5c4b3a2918f7e6d5c4b3a2","/docker","/"],"host":null}
+	// {"pid":4242,"cgroup":"/docker/3f1c0e7b9a6d5c4b3a2918f7e6d5c4b3a2918f7e6d5c4b3a2918f7e6d5c4b3a2","cause":"container_limit","killed":true,"limit_bytes":33554432,"usage_bytes":33554432,"high_bytes":null,"sample":{"time":"2026-11-24T12:00:00Z","usage_bytes":33554432,"working_set_bytes":33419264,"non_reclaimable_bytes":33288192,"page_cache_bytes":266240,"swap_bytes":0},"oom_kills":1,"fixes":["--memory=141m"],"tree":["/docker/3f1c0e7b9a6d5c4b3a2918f7e6d5c4b3a2918f7e6d5c4b3a2918f7e6d5c4b3a2","/docker","/"],"host":null}
 }
 
 func paths(tree []cgroup.MemorySnapshot) []string {

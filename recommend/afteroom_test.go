@@ -14,9 +14,9 @@ import (
 // at exactly LimitAfterOOM.
 func TestLimitAfterOOMIsRecommendsRule(t *testing.T) {
 	for _, tc := range []struct{ limit, usage, want cgroup.Bytes }{
-		{32 << 20, 32 << 20, 71 << 20},    // small: need twice the limit, +10% margin: proportional (not +256 MiB)
-		{1 << 30, 1 << 30, 2253 << 20},    // large: the same proportion
-		{100 << 20, 400 << 20, 880 << 20}, // usage above the limit (a report from an earlier limit): from the usage
+		{32 << 20, 32 << 20, 141 << 20},    // small: need four times the limit, +10% margin: proportional (not +256 MiB)
+		{1 << 30, 1 << 30, 4506 << 20},     // large: the same proportion
+		{100 << 20, 400 << 20, 1760 << 20}, // usage above the limit (a report from an earlier limit): from the usage
 	} {
 		require.Equal(t, tc.want, LimitAfterOOM(tc.limit, tc.usage), "limit %s usage %s", tc.limit, tc.usage)
 		r, err := New()

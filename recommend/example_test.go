@@ -99,7 +99,7 @@ func ExampleRecommender_AddOOM() {
 	rec, _ := r.Recommend()
 	fmt.Println(rec.Memory.Bytes, "-", rec.Memory.Rationale)
 	// Output:
-	// 660MiB - OOM kill at 2026-01-01T02:00:00Z with no limit of its own (an ancestor's limit or the host's memory) at usage 300MiB: the need is above it by 300MiB (decaying with the history's half-life), plus the margin
+	// 1.289GiB - OOM kill at 2026-01-01T02:00:00Z with no limit of its own (an ancestor's limit or the host's memory) at usage 300MiB: the need is above it by 900MiB (decaying with the history's half-life), plus the margin
 }
 
 // Tool two of three with no glue: a Sampler feeding one Recommender per

@@ -28,12 +28,14 @@ type Tuning struct {
 	// Recommend recommends no limit yet (8).
 	ColdSamples int
 	// GrowthWindow is the share of the history the growth test looks back
-	// (0.25): when the peak of its last quarter exceeds the peak before
-	// it, the limit provisions the same growth again.
+	// (0.5): when the peak of its last half exceeds the peak before it and
+	// the latest intervals are still at it (a ramp or a step, not a spike
+	// that is over), the rise is provisioned once more, added to the peak.
 	GrowthWindow float64
 	// ColdGrowth: while the peak has grown more than this factor over the
 	// growth window (2: it doubled) the container is still starting and no
-	// limit is recommended yet.
+	// limit is recommended yet, unless it was ever OOM-killed (a container
+	// known to need a limit keeps one).
 	ColdGrowth float64
 	// HalfLifeFraction is the half-life of old peaks and kills as a share
 	// of the history so far (0.25), at most MaxHalfLife (24 h).
@@ -45,11 +47,13 @@ type Tuning struct {
 	Forget float64
 	// OOMJump is how far above the limit at a kill the need is taken to be
 	// when the kill comes out of a settled history, a jump of unknown size
-	// (1: twice the limit); OOMBump when usage was growing into the limit
-	// (0.2: +20%). Each other kill still remembered multiplies the bump by
-	// 4. The excess decays with the history's half-life towards what the
-	// container is then seen to use (at least the limit it was killed at,
-	// until the kill is forgotten).
+	// (3: four times the limit); OOMBump when the peak rose by at least
+	// OOMBump over the growth window, usage growing into the limit (0.2:
+	// +20%). A kill while another is remembered is a jump whatever the
+	// growth (the earlier answer was too small), so repeated kills back off
+	// geometrically. The excess decays with the history's half-life towards
+	// what the container is then seen to use (at least the limit it was
+	// killed at, until the kill is forgotten).
 	OOMJump float64
 	OOMBump float64
 	// IntervalsPerHistory sets the interval whose peak is one histogram
@@ -62,7 +66,7 @@ type Tuning struct {
 	LeakConsistency float64
 	LeakGrowth      float64
 	// LeakHorizon is how far ahead a leak's growth is provisioned, as a
-	// share of the history (0.5: half), at most 1 h: the limit holds
+	// share of the history (0.3), at most 1 h: the limit holds
 	// the leak that long and no longer; the warning says when it runs out.
 	LeakHorizon float64
 }
@@ -83,7 +87,7 @@ func DefaultTuning() Tuning {
 		IntervalsPerHistory: 64,
 		LeakConsistency:     0.8,
 		LeakGrowth:          0.2,
-		LeakHorizon:         0.5,
+		LeakHorizon:         0.3,
 	}
 }
 

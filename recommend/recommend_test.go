@@ -101,8 +101,8 @@ func TestRecommendGuards(t *testing.T) {
 		rec, err := r.Recommend()
 		require.NoError(t, err)
 		// A kill out of a settled history: a jump of unknown size, the need
-		// taken as twice the limit, plus the 10% margin.
-		assert.Equal(t, cgroup.Bytes(282<<20), rec.Memory.Bytes, "proportional to the container, not +256 MiB")
+		// taken as four times the limit, plus the 10% margin.
+		assert.Equal(t, cgroup.Bytes(564<<20), rec.Memory.Bytes, "proportional to the container, not +256 MiB")
 		assert.Equal(t, LimitAfterOOM(128<<20, 128<<20), rec.Memory.Bytes, "one rule")
 		assert.Contains(t, rec.Memory.Rationale, "OOM")
 	})

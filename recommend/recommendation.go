@@ -150,12 +150,13 @@ func (r *Recommender) Recommend() (Recommendation, error) {
 		}
 		limit = math.Max(limit, r.maxWS*(1+tu.Margin)+rec.Leak.BytesPerHour*hz.Hours())
 		src += fmt.Sprintf("; leak of %s/h provisioned for %s, no longer", mibs(rec.Leak.BytesPerHour), hz.Round(time.Millisecond))
-	} else if g := p * grow * (1 + tu.Margin); grow > 1 && g > limit {
-		// The growth seen over the window is provisioned again (it takes
-		// the place of the short-history widening, which covers the same
-		// unknown).
-		limit = g
-		src += fmt.Sprintf("; x%.2f: the peak grew that much over the last %s", grow, window.Round(time.Millisecond))
+	} else if rise := p * (1 - 1/grow); grow > 1 && (p+rise)*(1+tu.Margin) > limit {
+		// The rise of the peak over the growth window is provisioned once
+		// more, added (not multiplied: a step from 40 to 100 MiB asks for
+		// 160, not 250). It takes the place of the short-history widening,
+		// which covers the same unknown.
+		limit = (p + rise) * (1 + tu.Margin)
+		src += fmt.Sprintf("; +%s: the peak rose that much over the last %s (x%.2f), provisioned once more", mibs(rise), window.Round(time.Millisecond), grow)
 	}
 
 	// An OOM says the need exceeded the limit by an unknown amount: the
@@ -189,7 +190,7 @@ func (r *Recommender) Recommend() (Recommendation, error) {
 	switch {
 	case r.n < int64(tu.ColdSamples):
 		cold = fmt.Sprintf("only %d samples", r.n)
-	case grow >= tu.ColdGrowth && rec.Leak == nil:
+	case grow >= tu.ColdGrowth && rec.Leak == nil && r.oomLen == 0:
 		cold = fmt.Sprintf("the peak grew x%.1f over the last %s: still starting", grow, window.Round(time.Millisecond))
 	}
 	if cold != "" && !killed {
@@ -279,13 +280,10 @@ func (r *Recommender) growthOf(open bool) (float64, time.Duration) {
 			after = math.Max(after, float64(p.v))
 		}
 	}
-	cur := 0.0
+	cur := r.prevPeak
 	if open {
-		cur = r.ivPeak
+		cur = math.Max(cur, r.ivPeak)
 		after = math.Max(after, r.ivPeak)
-	}
-	if len(pts) > 0 {
-		cur = math.Max(cur, float64(pts[len(pts)-1].v))
 	}
 	// Growth that is still going on: a spike that is over is no ramp.
 	after = math.Min(after, cur)

@@ -52,8 +52,11 @@ type Recommender struct {
 	// the interval being filled, in unix nanoseconds
 	ivStart, ivEnd int64
 	ivPeak         float64
-	ivNRMin        float64
-	prevNRMin      float64
+	// prevPeak is the last closed interval's peak: with the open one's,
+	// the level now (the series' last point may merge older intervals).
+	prevPeak  float64
+	ivNRMin   float64
+	prevNRMin float64
 	// clock counts half-lives elapsed (the decay clock), up to ivStart.
 	clock float64
 
@@ -62,13 +65,12 @@ type Recommender struct {
 	maxWS, maxNR   float64
 	maxSwap        float64
 	lastWS, lastNR float64
-	hasNR          bool
 	// swapOff: the profile turns swap off (memory-swap = memory), so the
 	// pages a sample had in swap must fit in memory: they count in its
 	// need. lastSwap is the last sample's swap, the swap held at a kill
 	// recorded after it.
-	swapOff  bool
-	lastSwap float64
+	hasNR, swapOff bool
+	lastSwap       float64
 
 	// trend holds interval minima of non-reclaimable usage (or working
 	// set) for the leak test, peaks the interval peaks of the working set
@@ -99,9 +101,9 @@ const resetFall = 0.5
 // series is a fixed-size, stride-doubling sequence of (time, value) points.
 type series struct {
 	pts    [16]point
-	n      int
-	stride int
-	pendN  int
+	n      int32
+	stride int32
+	pendN  int32
 	pendT  float32
 	pendV  float32
 	isMax  bool
@@ -126,7 +128,7 @@ func (s *series) add(t, v float32) {
 	if s.pendN < s.stride {
 		return
 	}
-	if s.n == len(s.pts) {
+	if int(s.n) == len(s.pts) {
 		half := len(s.pts) / 2
 		for i := range half {
 			a, b := s.pts[2*i], s.pts[2*i+1]
@@ -140,7 +142,7 @@ func (s *series) add(t, v float32) {
 			}
 			s.pts[i] = point{t: t, v: v}
 		}
-		s.n = half
+		s.n = int32(half)
 		s.stride *= 2
 	}
 	s.pts[s.n] = point{t: s.pendT, v: s.pendV}
@@ -314,6 +316,7 @@ func (r *Recommender) closeInterval(next int64) {
 	r.prevNRMin = r.ivNRMin
 	r.trend.add(st, float32(r.ivNRMin))
 	r.peaks.add(st, float32(r.ivPeak))
+	r.prevPeak = r.ivPeak
 	r.clock += float64(next-r.ivStart) / r.halfLife(next-r.first)
 }
 
@@ -347,10 +350,12 @@ func (r *Recommender) AddOOM(t time.Time, usage cgroup.Bytes, limit cgroup.Limit
 			recent++
 		}
 	}
-	// Settled or growing: the growth test on closed intervals only (the
-	// open one holds what monitoring saw at the kill).
+	// Settled or growing into the limit: the peak rose by at least the
+	// bump over the growth window (closed intervals only: the open one
+	// holds what monitoring saw at the kill). A smaller rise is the noise
+	// of a settled history, and the kill a jump.
 	g, _ := r.growthOf(false)
-	jump := g < 1+r.opt.tune.Margin
+	jump := g < 1+r.opt.tune.OOMBump
 	k := kill{t: t.UnixNano(), limit: float64(at), clock: float32(c), ancestor: !limit.Set(),
 		need: needAfterOOM(float64(at)+swap, float64(usage)+swap, recent, jump, r.opt.tune)}
 	r.ooms[r.oomNext] = k

@@ -58,7 +58,7 @@ func TestEmbeddedDemo(t *testing.T) {
 	var out, errb bytes.Buffer
 	require.Equal(t, 0, cli(nil, &out, &errb), errb.String())
 	assert.Contains(t, out.String(), "container_limit")
-	assert.Contains(t, out.String(), "--memory 71m")
+	assert.Contains(t, out.String(), "--memory 141m")
 	assert.NotContains(t, out.String(), "Now:", "the dead cgroup's leftover usage is not its use")
 }
 
@@ -173,7 +173,7 @@ func TestRealAll(t *testing.T) {
 		}
 	}
 	assert.Contains(t, lines[oomed], "container_limit")
-	assert.Contains(t, lines[oomed], "docker update --memory 71m --memory-swap 71m "+oomed)
+	assert.Contains(t, lines[oomed], "docker update --memory 141m --memory-swap 141m "+oomed)
 	assert.Contains(t, lines[killed], "not_oom")
 	assert.Contains(t, lines[near], "RISK")
 	assert.Contains(t, lines[restarted], "killed earlier: container_limit")

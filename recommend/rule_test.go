@@ -1,0 +1,84 @@
+package recommend
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oomkit/oomkit/cgroup"
+)
+
+// A step from 40 to 70 MiB, still at 70: the rise (30 MiB) is provisioned
+// once more on top of the peak, 100 MiB + 10%, not the growth ratio again
+// (70 x 1.75 = 122.5 MiB + 10%, the first round's rule).
+func TestGrowthRiseIsAdded(t *testing.T) {
+	r, err := New()
+	require.NoError(t, err)
+	add(t, r, t0, 600, time.Second, func(i int) cgroup.Bytes {
+		if i < 400 {
+			return 40 << 20
+		}
+		return 70 << 20
+	})
+	rec, err := r.Recommend()
+	require.NoError(t, err)
+	mib := float64(rec.Memory.Bytes) / (1 << 20)
+	assert.InDelta(t, 100*1.1, mib, 5, "rise added: %s", rec.Memory.Rationale)
+	assert.Contains(t, rec.Memory.Rationale, "provisioned once more")
+}
+
+// A spike that is over is no growth, even when the growth series has
+// merged it with the intervals after it: the level now is read from the
+// latest intervals.
+func TestSpikeOverIsNoGrowth(t *testing.T) {
+	r, err := New()
+	require.NoError(t, err)
+	add(t, r, t0, 1500, time.Second, func(i int) cgroup.Bytes {
+		if i >= 1400 && i < 1440 {
+			return 250 << 20
+		}
+		return 60 << 20
+	})
+	rec, err := r.Recommend()
+	require.NoError(t, err)
+	assert.NotContains(t, rec.Memory.Rationale, "rose", rec.Memory.Rationale)
+	assert.Less(t, float64(rec.Memory.Bytes), 250*1.3*(1<<20), "the spike's peak plus a margin, no growth on top")
+}
+
+// A second kill while the first is remembered is a jump whatever the
+// growth: the bump (+20%) was too small, so the need is four times the
+// limit it hit.
+func TestSecondKillIsAJump(t *testing.T) {
+	r, err := New()
+	require.NoError(t, err)
+	// Growing: 20 -> 60 MiB over the last half.
+	add(t, r, t0, 200, time.Second, func(i int) cgroup.Bytes { return cgroup.Bytes(20+i/5) << 20 })
+	at := t0.Add(200 * time.Second)
+	require.NoError(t, r.AddOOM(at, 64<<20, cgroup.LimitOf(64<<20)))
+	rec, err := r.Recommend()
+	require.NoError(t, err)
+	first := rec.Memory.Bytes
+	assert.InDelta(t, 64*1.2*1.1, float64(first)/(1<<20), 2, "a kill during growth: +20%%: %s", rec.Memory.Rationale)
+	require.NoError(t, r.AddOOM(at.Add(time.Second), first, cgroup.LimitOf(first)))
+	rec, err = r.Recommend()
+	require.NoError(t, err)
+	assert.InDelta(t, float64(first)*4*1.1/(1<<20), float64(rec.Memory.Bytes)/(1<<20), 2, "the second kill: x4: %s", rec.Memory.Rationale)
+}
+
+// A container that was OOM-killed keeps a limit: growth after the kill is
+// provisioned, never answered with "no limit yet".
+func TestKilledKeepsALimit(t *testing.T) {
+	r, err := New()
+	require.NoError(t, err)
+	add(t, r, t0, 1000, time.Second, func(int) cgroup.Bytes { return 8 << 20 })
+	require.NoError(t, r.AddOOM(t0.Add(1000*time.Second), 10<<20, cgroup.LimitOf(10<<20)))
+	// Then a long life at five times the old level: the kill is forgotten,
+	// the peak of the last half is 5x the one before.
+	add(t, r, t0.Add(1001*time.Second), 3000, time.Second, func(i int) cgroup.Bytes { return 40<<20 + cgroup.Bytes(i%3)<<20 })
+	rec, err := r.Recommend()
+	require.NoError(t, err)
+	assert.False(t, rec.NoLimitYet, "a container killed before keeps a limit: %v", rec.Warnings)
+	assert.Greater(t, rec.Memory.Bytes, cgroup.Bytes(42<<20))
+}

@@ -65,6 +65,37 @@ func BenchmarkAdd(b *testing.B) {
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
+// BenchmarkAddShort is BenchmarkAdd on short histories: the first 37 s of
+// the recording (370 samples, 100 ms apart: the short trace) into
+// a fresh Recommender each time, so an interval closes (histogram,
+// series, decay clock) on half the samples.
+//
+//	go test ./recommend -run '^$' -bench 'AddShort$' -benchmem
+func BenchmarkAddShort(b *testing.B) {
+	rec, err := Trace("steady-server", t0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ss := rec[:370]
+	for i := range ss {
+		ss[i].Time, ss[i].Swap = t0.Add(time.Duration(i)*100*time.Millisecond), cgroup.AmountOf(0)
+	}
+	fresh, _ := New()
+	r := *fresh
+	b.ReportAllocs()
+	from, i := cpuTime(), 0
+	for b.Loop() {
+		if i == len(ss) {
+			r, i = *fresh, 0 // the next container
+		}
+		if err := r.Add(ss[i]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64((cpuTime()-from).Nanoseconds())/float64(b.N), "cpu-ns/op")
+}
+
 // cpuTime returns the CPU time (user and system) the process has used.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage

@@ -38,7 +38,10 @@ type histogram struct {
 	lo, hi int16
 }
 
-func bucketOf(v float64) int {
+// logBucketOf is the bucket of v by its definition: the whole number of
+// growth factors from histMin to v, 0 below histMin, at most the last.
+// bucketOf gives the same answer for every finite v from tables.
+func logBucketOf(v float64) int {
 	if v < histMin {
 		return 0
 	}
@@ -48,6 +51,63 @@ func bucketOf(v float64) int {
 	}
 	return i
 }
+
+// bucketOf returns logBucketOf(v) (for a finite v) without a logarithm: v's
+// exponent and top bucketKeyBits mantissa bits select one of keys, a range
+// of values narrower than a bucket, so at most one bucket starts in it;
+// bucketKey holds the bucket of the range's least value and bucketLow the
+// least value of the next bucket.
+func bucketOf(v float64) int {
+	if v < histMin {
+		return 0
+	}
+	k := (math.Float64bits(v) - math.Float64bits(histMin)) >> (52 - bucketKeyBits)
+	if k >= uint64(len(bucketKey)) {
+		return histBuckets - 1
+	}
+	i := int(bucketKey[k])
+	if v >= bucketLow[i+1] {
+		i++
+	}
+	return i
+}
+
+// bucketKeyBits is how many mantissa bits the key of bucketOf takes: 5, a
+// range of values at most 1/32 wide, narrower than a bucket (1.05).
+const bucketKeyBits = 5
+
+var (
+	// bucketLow[i] is the least value logBucketOf puts in bucket i (for
+	// i > 0; +Inf past the last bucket): found by stepping from
+	// histMin*histGrowth^i to where logBucketOf changes.
+	bucketLow = func() (b [histBuckets + 1]float64) {
+		for i := 1; i < histBuckets; i++ {
+			x := histMin * math.Pow(histGrowth, float64(i))
+			for logBucketOf(x) >= i {
+				x = math.Nextafter(x, 0)
+			}
+			for logBucketOf(x) < i {
+				x = math.Nextafter(x, math.Inf(1))
+			}
+			b[i] = x
+		}
+		b[histBuckets] = math.Inf(1)
+		return b
+	}()
+	// bucketKey[k] is the bucket of the least value with key k: 22 powers of
+	// two from histMin hold every bucket (histGrowth^300 < 2^22).
+	bucketKey = func() (b [22 << bucketKeyBits]int16) {
+		i := 0
+		for k := range b {
+			x := math.Float64frombits(math.Float64bits(histMin) + uint64(k)<<(52-bucketKeyBits))
+			for i+1 < histBuckets && x >= bucketLow[i+1] {
+				i++
+			}
+			b[k] = int16(i)
+		}
+		return b
+	}()
+)
 
 // add adds a value with weight w (in fresh entries) at clock c.
 func (h *histogram) add(v, w, c float64) {

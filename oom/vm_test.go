@@ -348,7 +348,13 @@ func TestInVMHighThrottle(t *testing.T) {
 	r := &vmRun{subject: c, before: snapshotTree(t, c)}
 	cmd := c.Start(testenv.MemHog(t), "-step", "1MiB", "-total", "32MiB", "-hold")
 	r.pid = cmd.Process.Pid
-	time.Sleep(4 * time.Second)
+	// Throttled until memory.high has been crossed and the cgroup's own
+	// pressure has risen (about a second under emulation), at most 10 s.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if c.Value("memory.events", "high") > 0 && snapshotTree(t, c)[0].Pressure.Some.Total > r.before[0].Pressure.Some.Total {
+			break
+		}
+	}
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	_ = cmd.Wait()
 	ev := events(t, c, "memory.events")

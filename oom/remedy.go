@@ -82,7 +82,12 @@ const (
 	runawayKills  = 3
 )
 
+// mib prints a size for Docker's flags: whole MiB ("141m"), or whole KiB
+// for the finer sizes afterkill.RoundUp gives small limits ("26880k").
 func mib(b float64) string {
+	if k := math.Ceil(b / (1 << 10)); math.Mod(k, 1<<10) != 0 {
+		return strconv.FormatInt(int64(k), 10) + "k"
+	}
 	return strconv.FormatInt(int64(math.Ceil(b/(1<<20))), 10) + "m"
 }
 
@@ -208,7 +213,7 @@ func (d *diag) remedies(c Cause) {
 		if d.peak > 0 {
 			v := math.Max(float64(d.peak)*1.3, float64(d.peak)+64<<20)
 			a := d.applyBytes(cgroup.Bytes(math.Ceil(v/(1<<20))*(1<<20)), "peak "+d.peak.String()+" + 30% (at least +64MiB); a day of samples sizes it better: go run ./examples/recommend --container NAME")
-			add("--memory", mib(v), "set a memory limit (with --memory-reservation below it) so the container cannot take the host down", a.Docker)
+			add("--memory", mib(float64(a.MemoryBytes)), "set a memory limit (with --memory-reservation below it) so the container cannot take the host down", a.Docker)
 			if d.out.Apply == nil && d.out.Cause == CauseNoLimit {
 				d.out.Apply = a
 			}

@@ -48,3 +48,20 @@ func TestRemedySwapOff(t *testing.T) {
 		}
 	}
 }
+
+// TestRemedySmallKill: a kill at 8 MiB gets the recommender's limit, finer
+// than a whole MiB under 64 MiB, and the flags say it in KiB.
+func TestRemedySmallKill(t *testing.T) {
+	r := oom.Report{Scope: oom.ScopeCgroup, OOMMemcg: "/docker/x", TaskMemcg: "/docker/x", Victim: oom.Task{PID: 7, Comm: "hog"},
+		Memcg: oom.Counter{UsageKB: 8192, LimitKB: 8192, Known: true}}
+	d := oom.Diagnose(oom.Evidence{
+		Container: &oom.Container{ID: "0123456789ab0123456789ab0123456789ab0123456789ab0123456789abcdef", Name: "small",
+			State: &oom.ContainerState{ExitCode: 137, OOMKilled: true}, Memory: cgroup.LimitOf(8 << 20), MemorySwap: cgroup.LimitOf(8 << 20)},
+		Reports: []oom.Report{r},
+	})
+	require.NotNil(t, d.Apply, "causes %+v", d.Causes)
+	want := recommend.LimitAfterOOM(8<<20, 8<<20) // 8 MiB x4 +10% = 35.2 MiB, to 512 KiB: 35.5 MiB
+	assert.Equal(t, int64(35.5*(1<<20)), int64(want))
+	assert.Equal(t, int64(want), d.Apply.MemoryBytes)
+	assert.Contains(t, d.Apply.Docker, "--memory 36352k --memory-swap 36352k", "%+v", d.Apply)
+}

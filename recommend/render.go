@@ -15,14 +15,16 @@ import (
 )
 
 // dockerSize prints a size the way Docker's flags take it ("512m"): whole
-// MiB (or GiB) with Docker's lower-case suffixes, parsed back by
-// units.RAMInBytes.
+// GiB, MiB or KiB with Docker's lower-case suffixes (a limit under 64 MiB
+// is rounded finer than a MiB: "12800k"), parsed back by units.RAMInBytes.
 func dockerSize(b cgroup.Bytes) string {
-	if b%(1<<30) == 0 {
+	switch {
+	case b%(1<<30) == 0:
 		return strconv.FormatInt(int64(b)>>30, 10) + "g"
-	}
-	if b%(1<<20) == 0 {
+	case b%(1<<20) == 0:
 		return strconv.FormatInt(int64(b)>>20, 10) + "m"
+	case b%(1<<10) == 0:
+		return strconv.FormatInt(int64(b)>>10, 10) + "k"
 	}
 	return strconv.FormatInt(int64(b), 10)
 }

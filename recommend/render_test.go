@@ -120,3 +120,24 @@ func TestNoLimitYetRenders(t *testing.T) {
 	assert.NotContains(t, y, "memory")
 	assert.Contains(t, rec.KubernetesYAML(), "# no limit yet")
 }
+
+// TestSmallSizes: a limit under 64 MiB is rounded finer than a MiB
+// (afterkill.RoundUp) and written in KiB where a whole MiB would not say
+// it, in every format, each read back to the same bytes.
+func TestSmallSizes(t *testing.T) {
+	rec := Recommendation{Profile: Generic,
+		Memory:            Value{Bytes: roundUp(10.1 * (1 << 20))}, // 10.125 MiB
+		MemorySwap:        Value{Bytes: roundUp(10.1 * (1 << 20))},
+		MemoryReservation: Value{Bytes: 8 << 20}}
+	require.Equal(t, cgroup.Bytes(10368<<10), rec.Memory.Bytes)
+	assert.Contains(t, rec.DockerRun(), "--memory=10368k ")
+	assert.Contains(t, rec.DockerRun(), "--memory-reservation=8m")
+	n, err := units.RAMInBytes("10368k")
+	require.NoError(t, err)
+	assert.Equal(t, int64(rec.Memory.Bytes), n)
+	lim := rec.Kubernetes().Limits["memory"]
+	assert.Equal(t, "10368Ki", lim.String())
+	c, err := rec.Compose("app")
+	require.NoError(t, err)
+	assert.Contains(t, c, "memory: 10368k")
+}

@@ -62,8 +62,16 @@ func Bytes(limit, usage float64) float64 {
 	return Need(limit, usage, 0, true, Jump, Bump) * (1 + Margin)
 }
 
-// RoundUp rounds up to a whole MiB, as settings are written (a hair of
-// floating-point error above a whole MiB does not add one).
+// RoundUp rounds up as settings are written: to a whole MiB from 64 MiB,
+// below that to 1/64 of the power of two under b (at least 64 KiB), so that
+// rounding adds less than 1/64 (1.6%) to a small container, where a whole
+// MiB added up to 10% (as much as the margin itself) to a 10 MiB one. A hair of
+// floating-point error above a step does not add one.
 func RoundUp(b float64) cgroup.Bytes {
-	return cgroup.Bytes(math.Ceil(b/(1<<20)-1e-9) * (1 << 20))
+	step := float64(1 << 20)
+	if b < 64<<20 {
+		_, e := math.Frexp(b)
+		step = max(math.Ldexp(1, e-1-6), 64<<10)
+	}
+	return cgroup.Bytes(math.Ceil(b/step-1e-9) * step)
 }

@@ -148,7 +148,7 @@ func (r *Recommender) Recommend() (Recommendation, error) {
 		if hz == 0 {
 			hz = min(time.Duration(float64(span)*tu.LeakHorizon), time.Hour)
 		}
-		limit = math.Max(limit, r.maxWS*(1+tu.Margin)+rec.Leak.BytesPerHour*hz.Hours())
+		limit = math.Max(limit, r.maxWS*(1+margin)+rec.Leak.BytesPerHour*hz.Hours())
 		src += fmt.Sprintf("; leak of %s/h provisioned for %s, no longer", mibs(rec.Leak.BytesPerHour), hz.Round(time.Millisecond))
 	} else if rise := p * (1 - 1/grow); grow > 1 && (p+rise)*(1+tu.Margin) > limit {
 		// The rise of the peak over the growth window is provisioned once

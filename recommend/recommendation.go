@@ -96,7 +96,7 @@ type Recommendation struct {
 
 func mibs(b float64) string { return units.BytesSize(b) }
 
-// roundUp rounds up to a whole MiB, as settings are written.
+// roundUp rounds up as settings are written (afterkill.RoundUp).
 func roundUp(b float64) cgroup.Bytes { return afterkill.RoundUp(b) }
 
 // Recommend returns the recommendation for the history so far. It returns

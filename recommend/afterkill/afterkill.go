@@ -51,8 +51,8 @@ func Need(limit, usage float64, recent int, jumped bool, jump, bump float64) flo
 // Limit is the limit a container needs after an OOM kill at limit, when it
 // used usage (the limit itself on a real kernel; 0 when unknown) and nothing
 // else is known of it: the need of a kill out of a settled history (four
-// times the larger), plus the margin; rounded up to a whole MiB, as settings are
-// written. It is what a Recommender given only that kill recommends.
+// times the larger), plus the margin; rounded up as settings are written
+// (RoundUp). It is what a Recommender given only that kill recommends.
 func Limit(limit, usage cgroup.Bytes) cgroup.Bytes {
 	return RoundUp(Bytes(float64(limit), float64(usage)))
 }

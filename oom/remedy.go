@@ -337,7 +337,10 @@ func (d *diag) applyBytes(mem cgroup.Bytes, rule string) *Apply {
 	m := mib(float64(mem))
 	a.Compose = "services:\n  " + yamlKey(svc) + ":\n    mem_limit: " + m + "\n    memswap_limit: " + swapYAML +
 		"\n    deploy:\n      resources:\n        limits:\n          memory: " + m + "\n"
-	a.Kubernetes = fmt.Sprintf("resources:\n  limits:\n    memory: %dMi\n", int64(mem)>>20)
+	a.Kubernetes = "resources:\n  limits:\n    memory: " + strings.TrimSuffix(m, "m") + "Mi\n"
+	if strings.HasSuffix(m, "k") {
+		a.Kubernetes = "resources:\n  limits:\n    memory: " + strings.TrimSuffix(m, "k") + "Ki\n"
+	}
 	return a
 }
 

@@ -64,4 +64,6 @@ func TestRemedySmallKill(t *testing.T) {
 	assert.Equal(t, int64(35.5*(1<<20)), int64(want))
 	assert.Equal(t, int64(want), d.Apply.MemoryBytes)
 	assert.Contains(t, d.Apply.Docker, "--memory 36352k --memory-swap 36352k", "%+v", d.Apply)
+	assert.Contains(t, d.Apply.Compose, "mem_limit: 36352k")
+	assert.Contains(t, d.Apply.Kubernetes, "memory: 36352Ki", "not truncated to 35Mi")
 }

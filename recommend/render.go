@@ -12,22 +12,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/oomkit/oomkit/cgroup"
+	"github.com/oomkit/oomkit/recommend/afterkill"
 )
 
-// dockerSize prints a size the way Docker's flags take it ("512m"): whole
-// GiB, MiB or KiB with Docker's lower-case suffixes (a limit under 64 MiB
-// is rounded finer than a MiB: "12800k"), parsed back by units.RAMInBytes.
-func dockerSize(b cgroup.Bytes) string {
-	switch {
-	case b%(1<<30) == 0:
-		return strconv.FormatInt(int64(b)>>30, 10) + "g"
-	case b%(1<<20) == 0:
-		return strconv.FormatInt(int64(b)>>20, 10) + "m"
-	case b%(1<<10) == 0:
-		return strconv.FormatInt(int64(b)>>10, 10) + "k"
-	}
-	return strconv.FormatInt(int64(b), 10)
-}
+// dockerSize prints a size the way Docker's flags take it (afterkill.DockerSize).
+func dockerSize(b cgroup.Bytes) string { return afterkill.DockerSize(b) }
 
 func (r Recommendation) dockerFlags() []string {
 	if r.NoLimitYet {

@@ -7,6 +7,7 @@ package afterkill
 
 import (
 	"math"
+	"strconv"
 
 	"github.com/oomkit/oomkit/cgroup"
 )
@@ -74,4 +75,19 @@ func RoundUp(b float64) cgroup.Bytes {
 		step = max(math.Ldexp(1, e-1-6), 64<<10)
 	}
 	return cgroup.Bytes(math.Ceil(b/step-1e-9) * step)
+}
+
+// DockerSize spells a size as Docker's flags and Compose take it, parsed
+// back by go-units' RAMInBytes: whole GiB ("2g"), MiB ("141m") or KiB
+// ("10368k", the finer sizes RoundUp gives small limits), else bytes.
+func DockerSize(b cgroup.Bytes) string {
+	switch {
+	case b > 0 && b%(1<<30) == 0:
+		return strconv.FormatInt(int64(b)>>30, 10) + "g"
+	case b > 0 && b%(1<<20) == 0:
+		return strconv.FormatInt(int64(b)>>20, 10) + "m"
+	case b > 0 && b%(1<<10) == 0:
+		return strconv.FormatInt(int64(b)>>10, 10) + "k"
+	}
+	return strconv.FormatInt(int64(b), 10)
 }

@@ -5,8 +5,11 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	units "github.com/docker/go-units"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oomkit/oomkit/cgroup"
 )
 
 func TestRoundUp(t *testing.T) {
@@ -37,5 +40,15 @@ func TestRoundUp(t *testing.T) {
 			require.GreaterOrEqual(t, r, float64(RoundUp(prev)))
 		}
 		prev = b
+	}
+}
+
+func TestDockerSize(t *testing.T) {
+	for b, want := range map[cgroup.Bytes]string{2 << 30: "2g", 141 << 20: "141m", 1536 << 20: "1536m", 10368 << 10: "10368k", 1000: "1000", 0: "0"} {
+		got := DockerSize(b)
+		assert.Equal(t, want, got, "%d", b)
+		n, err := units.RAMInBytes(got)
+		require.NoError(t, err, got)
+		assert.Equal(t, int64(b), n, "%s read back", got)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/oomkit/oomkit/cgroup"
+	"github.com/oomkit/oomkit/recommend/afterkill"
 )
 
 // Table writes results as a table, a line per workload: its current limit,
@@ -175,16 +176,8 @@ func WriteKubernetesApply(w io.Writer, r Result) error {
 	return err
 }
 
-// dockerSize spells a size as Docker and Compose take it.
-func dockerSize(b cgroup.Bytes) string {
-	switch {
-	case b > 0 && b%(1<<30) == 0:
-		return strconv.FormatInt(int64(b)>>30, 10) + "g"
-	case b > 0 && b%(1<<20) == 0:
-		return strconv.FormatInt(int64(b)>>20, 10) + "m"
-	}
-	return strconv.FormatInt(int64(b), 10)
-}
+// dockerSize spells a size as Docker and Compose take it (afterkill.DockerSize).
+func dockerSize(b cgroup.Bytes) string { return afterkill.DockerSize(b) }
 
 type composeResources struct {
 	Memory string `yaml:"memory"`

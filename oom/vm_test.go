@@ -384,7 +384,7 @@ func TestInVMLeak(t *testing.T) {
 	testenv.InVM(t)
 	c := vm.NewCgroup(t, nil, "leak")
 	c.SetMax(48 << 20)
-	r := hog(t, c, c, 100*time.Millisecond, "-step", "1MiB", "-interval", "60ms", "-total", "200MiB")
+	r := hog(t, c, c, 50*time.Millisecond, "-step", "1MiB", "-interval", "30ms", "-total", "200MiB")
 	requireKilled(t, r)
 	var trace strings.Builder
 	for _, s := range r.samples {

@@ -337,10 +337,11 @@ func (d *diag) applyBytes(mem cgroup.Bytes, rule string) *Apply {
 	m := mib(float64(mem))
 	a.Compose = "services:\n  " + yamlKey(svc) + ":\n    mem_limit: " + m + "\n    memswap_limit: " + swapYAML +
 		"\n    deploy:\n      resources:\n        limits:\n          memory: " + m + "\n"
-	a.Kubernetes = "resources:\n  limits:\n    memory: " + strings.TrimSuffix(m, "m") + "Mi\n"
-	if strings.HasSuffix(m, "k") {
-		a.Kubernetes = "resources:\n  limits:\n    memory: " + strings.TrimSuffix(m, "k") + "Ki\n"
+	q := strings.TrimSuffix(m, "m") + "Mi" // Kubernetes' binary suffixes
+	if k, ok := strings.CutSuffix(m, "k"); ok {
+		q = k + "Ki"
 	}
+	a.Kubernetes = "resources:\n  limits:\n    memory: " + q + "\n"
 	return a
 }
 

@@ -31,11 +31,15 @@ type Tuning struct {
 	// (0.5): when the peak of its last half exceeds the peak before it and
 	// the latest intervals are still at it (a ramp or a step, not a spike
 	// that is over), the rise is provisioned once more, added to the peak.
+	// The test reads the peaks of non-reclaimable memory when the samples
+	// give it (the working set's otherwise): page cache that grows is
+	// reclaimed before the kernel kills, so it is no growth of the need.
 	GrowthWindow float64
-	// ColdGrowth: while the peak has grown more than this factor over the
-	// growth window (2: it doubled) the container is still starting and no
-	// limit is recommended yet, unless it was ever OOM-killed (a container
-	// known to need a limit keeps one).
+	// ColdGrowth: while the peak (non-reclaimable, as for GrowthWindow) has
+	// grown more than this factor over the growth window (2: it doubled)
+	// the container is still starting and no limit is recommended yet,
+	// unless it was ever OOM-killed (a container known to need a limit
+	// keeps one).
 	ColdGrowth float64
 	// HalfLifeFraction is the half-life of old peaks and kills as a share
 	// of the history so far (0.25), at most MaxHalfLife (24 h).

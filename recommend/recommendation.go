@@ -280,10 +280,10 @@ func (r *Recommender) growthOf(open bool) (float64, time.Duration) {
 			after = math.Max(after, float64(p.v))
 		}
 	}
-	cur := r.prevPeak
+	cur := r.prevNRPeak
 	if open {
-		cur = math.Max(cur, r.ivPeak)
-		after = math.Max(after, r.ivPeak)
+		cur = math.Max(cur, r.ivNRPeak)
+		after = math.Max(after, r.ivNRPeak)
 	}
 	// Growth that is still going on: a spike that is over is no ramp.
 	after = math.Min(after, cur)

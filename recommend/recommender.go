@@ -52,11 +52,13 @@ type Recommender struct {
 	// the interval being filled, in unix nanoseconds
 	ivStart, ivEnd int64
 	ivPeak         float64
-	// prevPeak is the last closed interval's peak: with the open one's,
-	// the level now (the series' last point may merge older intervals).
-	prevPeak  float64
-	ivNRMin   float64
-	prevNRMin float64
+	// ivNRPeak is the interval's peak of non-reclaimable memory (the
+	// working set when that is unknown), and prevNRPeak the last closed
+	// interval's: with the open one's, the level now for the growth test
+	// (the series' last point may merge older intervals).
+	ivNRPeak, prevNRPeak float64
+	ivNRMin              float64
+	prevNRMin            float64
 	// clock counts half-lives elapsed (the decay clock), up to ivStart.
 	clock float64
 
@@ -73,8 +75,8 @@ type Recommender struct {
 	lastSwap       float64
 
 	// trend holds interval minima of non-reclaimable usage (or working
-	// set) for the leak test, peaks the interval peaks of the working set
-	// for the growth test: up to len points each, each the minimum (or
+	// set) for the leak test, peaks the interval peaks of non-reclaimable
+	// memory (the working set when that is unknown) for the growth test: up to len points each, each the minimum (or
 	// maximum) of stride intervals; when full, neighbours merge and the
 	// stride doubles, so they cover the whole history in bounded memory.
 	trend, peaks series
@@ -232,6 +234,9 @@ func (r *Recommender) Add(s cgroup.Sample) error {
 	if nr < r.ivNRMin {
 		r.ivNRMin = nr
 	}
+	if nr > r.ivNRPeak {
+		r.ivNRPeak = nr
+	}
 	if hi > r.maxWS {
 		r.maxWS = hi
 	}
@@ -294,7 +299,7 @@ func (r *Recommender) halfLife(span int64) float64 {
 func (r *Recommender) startInterval(t int64) {
 	r.ivStart = t
 	r.ivEnd = t + r.interval(t-r.first)
-	r.ivPeak = 0
+	r.ivPeak, r.ivNRPeak = 0, 0
 	r.ivNRMin = math.Inf(1)
 }
 
@@ -315,8 +320,8 @@ func (r *Recommender) closeInterval(next int64) {
 	}
 	r.prevNRMin = r.ivNRMin
 	r.trend.add(st, float32(r.ivNRMin))
-	r.peaks.add(st, float32(r.ivPeak))
-	r.prevPeak = r.ivPeak
+	r.peaks.add(st, float32(r.ivNRPeak))
+	r.prevNRPeak = r.ivNRPeak
 	r.clock += float64(next-r.ivStart) / r.halfLife(next-r.first)
 }
 

@@ -29,6 +29,42 @@ func TestGrowthRiseIsAdded(t *testing.T) {
 	assert.Contains(t, rec.Memory.Rationale, "provisioned once more")
 }
 
+// A rise of page cache is no growth: the page-cache recording (40 MiB of
+// heap, then a 200 MiB file re-read, the working set at 248 MiB, the
+// non-reclaimable part flat at 41 MiB) is neither "still starting" nor
+// provisioned a second rise, since the kernel reclaims cache before it
+// kills. Judged on the working set alone (no non-reclaimable figure) the
+// same jump is growth, and the limit waits.
+func TestCacheRiseIsNoGrowth(t *testing.T) {
+	ss, err := Trace("page-cache", t0)
+	require.NoError(t, err)
+	var cut int
+	for cut = range ss {
+		if ss[cut].Time.Sub(t0) > 25*time.Second {
+			break
+		}
+	}
+	r, err := New()
+	require.NoError(t, err)
+	bare, err := New()
+	require.NoError(t, err)
+	for _, s := range ss[:cut] {
+		require.NoError(t, r.Add(s))
+		s.NonReclaimable = cgroup.Amount{}
+		require.NoError(t, bare.Add(s))
+	}
+	rec, err := r.Recommend()
+	require.NoError(t, err)
+	mib := float64(rec.Memory.Bytes) / (1 << 20)
+	assert.False(t, rec.NoLimitYet, rec.Memory.Rationale)
+	assert.NotContains(t, rec.Memory.Rationale, "rose", rec.Memory.Rationale)
+	assert.InDelta(t, 248*1.12, mib, 248*0.05, "the working set's peak plus the margin: %s", rec.Memory.Rationale)
+
+	rec, err = bare.Recommend()
+	require.NoError(t, err)
+	assert.True(t, rec.NoLimitYet, "without the non-reclaimable figure the jump is growth: %s", rec.Memory.Rationale)
+}
+
 // A spike that is over is no growth, even when the growth series has
 // merged it with the intervals after it: the level now is read from the
 // latest intervals.

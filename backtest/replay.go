@@ -29,6 +29,11 @@ type Sample struct {
 	T  time.Time
 	WS float64 // working set, bytes
 	NR float64 // non-reclaimable (anon), bytes; negative when unknown
+	// Reclaimable is the part of the working set that reclaim frees before
+	// the kernel kills: page cache, the working set minus what the trace
+	// says reclaim cannot free (usage minus page cache, at least NR). 0 when
+	// the trace cannot tell: the whole working set then counts as need.
+	Reclaimable float64
 }
 
 // Trace is a named usage trace.
@@ -75,12 +80,16 @@ var ErrEmpty = errors.New("backtest: trace has fewer than two samples")
 // Replay replays a trace online. The strategy's limit is recomputed on a
 // grid of Recomputations points over the trace's span (the first at its
 // first sample) and applied from then on: a recommendation computed from
-// the samples up to t is the limit from t on, with no warm-up. A sample above
-// the applied limit is a kill: the strategy observes what monitoring saw at
-// the kill (the limit, not the true sample, which a killed container never
-// reports), is told of the kill, and its limit is recomputed at once, as
-// each peer reacts to a kill. The trace then goes on as recorded (the
-// restarted container needs the same memory again).
+// the samples up to t is the limit from t on, with no warm-up. A sample whose
+// need (its working set less what reclaim frees: Sample.Reclaimable) is above
+// the applied limit is a kill, as the kernel kills only when reclaim cannot
+// bring usage under the limit (TestKillRuleOnKernel holds this on the real
+// kernel): the strategy observes what monitoring saw at the kill (the limit,
+// not the true sample, which a killed container never reports), is told of
+// the kill, and its limit is recomputed at once, as each peer reacts to a
+// kill. The trace then goes on as recorded (the restarted container needs
+// the same memory again). A sample under the limit by its need but above it
+// by its working set runs with its cache squeezed: no slack.
 func Replay(tr Trace, s Strategy) (Result, error) {
 	res := Result{Strategy: s.Name(), Trace: tr.Name}
 	n := len(tr.Samples)
@@ -103,8 +112,9 @@ func Replay(tr Trace, s Strategy) (Result, error) {
 			return res, fmt.Errorf("backtest: %q sample %d out of time order", tr.Name, i)
 		}
 		u := smp.WS
+		need := u - max(0, smp.Reclaimable)
 		var sl float64
-		if limited && u > limit {
+		if limited && need > limit {
 			res.Kills++
 			res.KillLog = append(res.KillLog, Kill{At: smp.T.Sub(start), Usage: u, Limit: limit})
 			nr := smp.NR
@@ -148,4 +158,21 @@ func Replay(tr Trace, s Strategy) (Result, error) {
 		res.FinalLimit = limit
 	}
 	return res, nil
+}
+
+// WorkingSetKills returns copies of trs whose samples tell nothing
+// reclaimable: replayed, any working set above the limit is a kill, as if
+// the kernel could not reclaim page cache. It shows how much the reclaim
+// rule moves the figures.
+func WorkingSetKills(trs []Trace) []Trace {
+	out := make([]Trace, len(trs))
+	for i, tr := range trs {
+		ss := make([]Sample, len(tr.Samples))
+		for j, s := range tr.Samples {
+			s.Reclaimable = 0
+			ss[j] = s
+		}
+		out[i] = Trace{Name: tr.Name, Samples: ss}
+	}
+	return out
 }

@@ -15,6 +15,7 @@ import (
 
 	units "github.com/docker/go-units"
 
+	"github.com/oomkit/oomkit/cgroup"
 	"github.com/oomkit/oomkit/recommend"
 )
 
@@ -73,13 +74,31 @@ func ReadCSVTrace(path string) (Trace, error) {
 	}
 	tr := Trace{Name: strings.TrimSuffix(filepath.Base(path), ".csv")}
 	for _, s := range ss {
-		nr := -1.0
-		if s.NonReclaimable.Known {
-			nr = float64(s.NonReclaimable.Bytes)
-		}
-		tr.Samples = append(tr.Samples, Sample{T: s.Time, WS: float64(s.WorkingSetOrUsage().Bytes), NR: nr})
+		tr.Samples = append(tr.Samples, sampleOf(s))
 	}
 	return tr, nil
+}
+
+// sampleOf returns the replay's sample of a cgroup sample: the working set
+// (usage when unknown), the non-reclaimable figure (-1 when unknown) and,
+// when the sample tells what reclaim cannot free (usage minus page cache:
+// anon and kernel memory; at least the non-reclaimable figure), the rest of
+// the working set as reclaimable.
+func sampleOf(s cgroup.Sample) Sample {
+	nr := -1.0
+	if s.NonReclaimable.Known {
+		nr = float64(s.NonReclaimable.Bytes)
+	}
+	ws := float64(s.WorkingSetOrUsage().Bytes)
+	hard, known := max(nr, 0), nr >= 0
+	if s.Usage.Known && s.PageCache.Known {
+		hard, known = max(hard, float64(s.Usage.Bytes)-float64(s.PageCache.Bytes)), true
+	}
+	var rec float64
+	if known {
+		rec = max(0, ws-hard)
+	}
+	return Sample{T: s.Time, WS: ws, NR: nr, Reclaimable: rec}
 }
 
 // publicMachine is the nominal machine the cluster-average traces (a share

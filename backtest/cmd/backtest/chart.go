@@ -59,7 +59,7 @@ func (rc *recording) make() ([]backtest.Strategy, error) {
 // limit with its kills.
 func writeChart(path string, trs []backtest.Trace, rc *recording) error {
 	pg := chart.Page{Title: "oomkit backtest", Lines: []string{
-		fmt.Sprintf("Each strategy's applied limit (recomputed %d times per trace and at once after a kill, no warm-up) over the trace's working set; a vertical line in the strategy's colour marks each of its OOM kills.", backtest.Recomputations),
+		fmt.Sprintf("Each strategy's applied limit (recomputed %d times per trace and at once after a kill, no warm-up) over the trace's working set; a vertical line in the strategy's colour marks each of its OOM kills (what reclaim cannot free above the limit: a working set above it that is page cache is no kill).", backtest.Recomputations),
 	}}
 	for i, tr := range trs {
 		if i >= len(rc.runs) {

@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,4 +54,54 @@ func TestCSV(t *testing.T) {
 	err := run(&out, f, "", 0, "", "generic", "json", "")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "line 2")
+}
+
+// TestLeakAtCLIDefaults is issue 15's leak figure through the command with
+// its default flags: the recorded short leak (--csv) is flagged with a rate
+// within 50% of the least-squares slope of its non-reclaimable memory; the
+// recorded compile and step change are not flagged.
+func TestLeakAtCLIDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		trace string
+		leak  bool
+	}{{"short-leak", true}, {"compile", false}, {"step-change", false}} {
+		file := filepath.Join("..", "..", "recommend", "testdata", "traces", tc.trace+".csv")
+		var out bytes.Buffer
+		require.NoError(t, run(&out, file, "", time.Minute, "steady-server", "generic", "json", ""), tc.trace)
+		var m struct {
+			Leak *struct {
+				BytesPerHour float64 `json:"bytes_per_hour"`
+			} `json:"leak"`
+		}
+		require.NoError(t, json.Unmarshal(out.Bytes(), &m), tc.trace)
+		if !tc.leak {
+			assert.Nil(t, m.Leak, "%s is no leak", tc.trace)
+			continue
+		}
+		require.NotNil(t, m.Leak, "%s is a leak", tc.trace)
+		truth := anonSlope(t, file) * 3600
+		t.Logf("%s: flagged %.0f MiB/h, least-squares slope of anon %.0f MiB/h", tc.trace, m.Leak.BytesPerHour/(1<<20), truth/(1<<20))
+		assert.InEpsilon(t, truth, m.Leak.BytesPerHour, 0.5)
+	}
+}
+
+// anonSlope returns the least-squares slope (bytes per second) of a
+// recorded trace's anon_bytes column over its time_s column.
+func anonSlope(t *testing.T, file string) float64 {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	head := strings.Split(lines[0], ",")
+	ti, ai := slices.Index(head, "time_s"), slices.Index(head, "anon_bytes")
+	require.True(t, ti >= 0 && ai >= 0, "columns time_s and anon_bytes in %s", file)
+	var n, sx, sy, sxx, sxy float64
+	for _, l := range lines[1:] {
+		f := strings.Split(l, ",")
+		x, err1 := strconv.ParseFloat(f[ti], 64)
+		y, err2 := strconv.ParseFloat(f[ai], 64)
+		require.NoError(t, errors.Join(err1, err2), l)
+		n, sx, sy, sxx, sxy = n+1, sx+x, sy+y, sxx+x*x, sxy+x*y
+	}
+	return (n*sxy - sx*sy) / (n*sxx - sx*sx)
 }

@@ -113,6 +113,7 @@ func TestReplaySemantics(t *testing.T) {
 	r, err := Replay(tr, s)
 	require.NoError(t, err)
 	assert.Equal(t, 1, r.Kills)
+	assert.Equal(t, []Kill{{At: 60 * time.Second, Usage: 150, Need: 150, Limit: 100}}, r.KillLog)
 	assert.Equal(t, []float64{100}, s.seenAtKill, "monitoring saw the limit at the kill, not the true 150")
 	assert.GreaterOrEqual(t, r.Recomputations, Recomputations)
 	// the first sample has no limit (slack 1), 98 samples at 50/100, the
@@ -128,6 +129,11 @@ func TestReplaySemantics(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, r.Kills)
 	assert.InDelta(t, (1+98*0.5)/100, r.MeanSlack, 1e-9, "the squeezed sample has no slack")
+	tr.Samples[60].Reclaimable = 30 // still over by its need: a kill
+	r, err = Replay(tr, &fixed{limit: 100})
+	require.NoError(t, err)
+	assert.Equal(t, []Kill{{At: 60 * time.Second, Usage: 150, Need: 120, Limit: 100}}, r.KillLog)
+	tr.Samples[60].Reclaimable = 80
 	r, err = Replay(WorkingSetKills([]Trace{tr})[0], &fixed{limit: 100})
 	require.NoError(t, err)
 	assert.Equal(t, 1, r.Kills, "counted on the working set, it is a kill")
@@ -162,7 +168,7 @@ func TestDebugKills(t *testing.T) {
 			r, err := Replay(tr, s)
 			require.NoError(t, err)
 			for _, k := range r.KillLog {
-				t.Logf("%-22s %-13s at %-12s usage %6.1f MiB limit %6.1f MiB", tr.Name, s.Name(), k.At.Round(time.Millisecond), k.Usage/(1<<20), k.Limit/(1<<20))
+				t.Logf("%-22s %-13s at %-12s usage %6.1f MiB need %6.1f MiB limit %6.1f MiB", tr.Name, s.Name(), k.At.Round(time.Millisecond), k.Usage/(1<<20), k.Need/(1<<20), k.Limit/(1<<20))
 			}
 		}
 	}

@@ -58,15 +58,19 @@ type Result struct {
 	Recomputations int     `json:"recomputations"`
 	FinalLimit     float64 `json:"final_limit"`
 	// KillLog lists each kill: when (since the trace's start), the usage
-	// the container reached and the limit it hit.
+	// the container reached, what of it reclaim could not free and the
+	// limit it hit.
 	KillLog []Kill `json:"kill_log,omitempty"`
 }
 
 // Kill is one kill in a replay.
 type Kill struct {
 	At    time.Duration `json:"at_ns"`
-	Usage float64       `json:"usage"`
-	Limit float64       `json:"limit"`
+	Usage float64       `json:"usage"` // the working set
+	// Need is what reclaim could not free (the working set when the trace
+	// cannot tell): above Limit, which made it a kill.
+	Need  float64 `json:"need"`
+	Limit float64 `json:"limit"`
 }
 
 // Recomputations is how many times per trace the replay asks each strategy
@@ -116,7 +120,7 @@ func Replay(tr Trace, s Strategy) (Result, error) {
 		var sl float64
 		if limited && need > limit {
 			res.Kills++
-			res.KillLog = append(res.KillLog, Kill{At: smp.T.Sub(start), Usage: u, Limit: limit})
+			res.KillLog = append(res.KillLog, Kill{At: smp.T.Sub(start), Usage: u, Need: need, Limit: limit})
 			nr := smp.NR
 			if nr > limit {
 				nr = limit

@@ -137,6 +137,10 @@ func (r *Recommender) Recommend() (Recommendation, error) {
 		}
 	}
 	grow, window := r.growth()
+	grown := "peak" // what the growth test read
+	if r.hasNR {
+		grown = "non-reclaimable peak"
+	}
 	margin := tu.Margin + tu.Confidence/math.Sqrt(float64(r.n))
 	limit := p * (1 + margin)
 	src += fmt.Sprintf(" + %.0f%% margin (%.0f%% + %.0f%% for %d samples)", 100*margin, 100*tu.Margin, 100*(margin-tu.Margin), r.n)
@@ -156,7 +160,7 @@ func (r *Recommender) Recommend() (Recommendation, error) {
 		// 160, not 250). It takes the place of the short-history widening,
 		// which covers the same unknown.
 		limit = (p + rise) * (1 + tu.Margin)
-		src += fmt.Sprintf("; +%s: the peak rose that much over the last %s (x%.2f), provisioned once more", mibs(rise), window.Round(time.Millisecond), grow)
+		src += fmt.Sprintf("; +%s: the %s rose x%.2f over the last %s, provisioned once more", mibs(rise), grown, grow, window.Round(time.Millisecond))
 	}
 
 	// An OOM says the need exceeded the limit by an unknown amount: the
@@ -191,7 +195,7 @@ func (r *Recommender) Recommend() (Recommendation, error) {
 	case r.n < int64(tu.ColdSamples):
 		cold = fmt.Sprintf("only %d samples", r.n)
 	case grow >= tu.ColdGrowth && rec.Leak == nil && r.oomLen == 0:
-		cold = fmt.Sprintf("the peak grew x%.1f over the last %s: still starting", grow, window.Round(time.Millisecond))
+		cold = fmt.Sprintf("the %s grew x%.1f over the last %s: still starting", grown, grow, window.Round(time.Millisecond))
 	}
 	if cold != "" && !killed {
 		rec.NoLimitYet = true

@@ -26,7 +26,7 @@ func TestGrowthRiseIsAdded(t *testing.T) {
 	require.NoError(t, err)
 	mib := float64(rec.Memory.Bytes) / (1 << 20)
 	assert.InDelta(t, 100*1.1, mib, 5, "rise added: %s", rec.Memory.Rationale)
-	assert.Contains(t, rec.Memory.Rationale, "provisioned once more")
+	assert.Contains(t, rec.Memory.Rationale, "the non-reclaimable peak rose x1.75 over the last 4m59.5s, provisioned once more")
 }
 
 // A rise of page cache is no growth: the page-cache recording (40 MiB of
@@ -63,6 +63,7 @@ func TestCacheRiseIsNoGrowth(t *testing.T) {
 	rec, err = bare.Recommend()
 	require.NoError(t, err)
 	assert.True(t, rec.NoLimitYet, "without the non-reclaimable figure the jump is growth: %s", rec.Memory.Rationale)
+	assert.Contains(t, rec.Memory.Rationale, "no limit yet: the peak grew x5.")
 }
 
 // A spike that is over is no growth, even when the growth series has

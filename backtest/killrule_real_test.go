@@ -42,7 +42,8 @@ func TestKillRuleOnKernel(t *testing.T) {
 	uncache(t, file)
 	tr := record(t, fsys, "cache", cache, 1.5*limit)
 	uncache(t, file)
-	ooms, failcnt, alive := underLimit(t, "cache", cache, limit)
+	pressed := func(cg *testenv.Cgroup) bool { return strings.TrimSpace(cg.Read("memory.failcnt")) != "0" }
+	ooms, failcnt, alive := underLimit(t, "cache", cache, limit, pressed, time.Second)
 	assert.Zero(t, ooms, "the kernel reclaims page cache instead of killing")
 	assert.Positive(t, failcnt, "the limit pressed: reclaim ran")
 	assert.True(t, alive, "the cache workload runs on under the limit")
@@ -54,7 +55,8 @@ func TestKillRuleOnKernel(t *testing.T) {
 	assert.Positive(t, res.Kills, "the working-set rule would have counted a kill the kernel does not make")
 
 	tr = record(t, fsys, "heap", heap, 1.5*limit)
-	ooms, _, _ = underLimit(t, "heap", heap, limit)
+	killed := func(cg *testenv.Cgroup) bool { return cg.Value("memory.oom_control", "oom_kill") > 0 }
+	ooms, _, _ = underLimit(t, "heap", heap, limit, killed, 0)
 	assert.Positive(t, ooms, "64 MiB of heap under a 40 MiB limit is killed")
 	res, err = Replay(tr, &fixed{limit: limit})
 	require.NoError(t, err)
@@ -94,26 +96,20 @@ func record(t *testing.T, fsys *cgroup.FS, name, script string, reach float64) T
 	return tr
 }
 
-// underLimit runs script in a memory cgroup limited to limit and returns
-// the cgroup's OOM kills, its failcnt (how often the limit was hit) and
-// whether the cache workload's heap and reader both still run 1 s after
-// the limit was first hit; the heap workload is read once the kernel
-// killed (or, failing that, after settle).
-func underLimit(t *testing.T, name, script string, limit int64) (ooms, failcnt int64, alive bool) {
+// underLimit runs script in a memory cgroup limited to limit until ready
+// holds (polled, at most settle) and then for after more, and returns the
+// cgroup's OOM kills, its failcnt (how often the limit was hit) and
+// whether two processes (the cache workload's heap and reader) still run.
+func underLimit(t *testing.T, name, script string, limit int64, ready func(*testenv.Cgroup) bool, after time.Duration) (ooms, failcnt int64, alive bool) {
 	t.Helper()
 	cg := testenv.NewCgroup(t, nil, "oomkit-killrule-"+name+"-limited")
 	cg.SetLimit(limit)
 	cmd := cg.Start("/bin/sh", "-c", script)
 	defer func() { stop(cmd.Process.Pid, cg); _ = cmd.Wait() }()
-	for end := time.Now().Add(settle); time.Now().Before(end); time.Sleep(25 * time.Millisecond) {
-		if name == "heap" && cg.Value("memory.oom_control", "oom_kill") > 0 {
-			break
-		}
-		if name != "heap" && strings.TrimSpace(cg.Read("memory.failcnt")) != "0" {
-			time.Sleep(time.Second) // the reader goes on through reclaim
-			break
-		}
+	for end := time.Now().Add(settle); time.Now().Before(end) && !ready(cg); {
+		time.Sleep(25 * time.Millisecond)
 	}
+	time.Sleep(after) // the cache workload's reader goes on through reclaim
 	ooms = cg.Value("memory.oom_control", "oom_kill")
 	_, err := fmt.Sscan(cg.Read("memory.failcnt"), &failcnt)
 	require.NoError(t, err)

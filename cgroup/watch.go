@@ -3,6 +3,7 @@ package cgroup
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -63,6 +64,9 @@ type Event struct {
 	Delta     Delta          `json:"delta"`
 	Snapshot  MemorySnapshot `json:"snapshot"`
 	// Fraction is the crossed fraction of the limit, for EventThreshold.
+	// The kernel counted the crossing; Snapshot is read when the watch
+	// handles it and can show the usage back under the fraction (a climb
+	// that ended in a kill before the watch looked).
 	Fraction float64 `json:"fraction,omitempty"`
 	// PIDs, for EventOOM, are the processes seen in the cgroup before the
 	// kill: those read when the OOM was announced (v1 notifies before it
@@ -143,8 +147,14 @@ type watched struct {
 	last  MemorySnapshot
 	fds   []int // every descriptor to close
 	oomFD int   // eventfd (v1), -1 none
-	thrFD int   // eventfd of every usage threshold (v1), -1 none
-	above []bool
+	// thrFDs are the eventfds of the usage thresholds (v1), one per
+	// fraction in order; above is where the kernel last saw the usage
+	// against each: every signal of a threshold's eventfd is one crossing,
+	// either way, so the count since the last read tells whether the
+	// usage went above even when it came back down before the watch
+	// looked (a climb to a kill).
+	thrFDs []int
+	above  []bool
 	// known are the processes last read in the cgroup (at the start of
 	// the watch, at thresholds, after an event); pids those read at OOM
 	// notifications whose kill is not reported yet.
@@ -170,9 +180,9 @@ type watched struct {
 // memory.oom_control (which never fires for a global OOM: a global kill
 // shows in the next event's Delta) and on memory.usage_in_bytes thresholds;
 // v2 uses inotify on memory.events and cgroup.events. Every wake-up is
-// reconciled against the counters. Descriptors held per cgroup: v1 three
-// (the OOM eventfd, memory.oom_control, one eventfd for all thresholds;
-// two without thresholds), v2 one (memory.events; the inotify instance is
+// reconciled against the counters. Descriptors held per cgroup: v1 two
+// (the OOM eventfd, memory.oom_control) and one eventfd per threshold,
+// four with the default thresholds, v2 one (memory.events; the inotify instance is
 // shared); plus three for the whole watch (epoll, a wake-up pipe) and an
 // inotify instance on v2 or with WithChildrenOf.
 //
@@ -417,7 +427,7 @@ func (w *watcher) add(ctx context.Context, cg *Cgroup) error {
 	if err != nil {
 		return err
 	}
-	c := &watched{cg: cg, last: snap, oomFD: -1, thrFD: -1, probeFD: -1}
+	c := &watched{cg: cg, last: snap, oomFD: -1, probeFD: -1}
 	c.known, _ = cg.PIDs()
 	if cg.Version() == V2 {
 		err = w.addV2(c)
@@ -446,7 +456,7 @@ func (w *watcher) add(ctx context.Context, cg *Cgroup) error {
 		return err
 	}
 	w.byPath[cg.path] = c
-	for _, fd := range []int{c.oomFD, c.thrFD} {
+	for _, fd := range append([]int{c.oomFD}, c.thrFDs...) {
 		if fd >= 0 {
 			w.byFD[fd] = c
 		}
@@ -520,11 +530,6 @@ func (w *watcher) addV1(ctx context.Context, c *watched) error {
 	if !c.last.Limit.Set() || len(w.cfg.fractions) == 0 {
 		return nil
 	}
-	tfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		return fmt.Errorf("cgroup: eventfd: %w", err)
-	}
-	c.fds = append(c.fds, tfd)
 	ufd, err := openFile(filepath.Join(c.cg.dir, "memory.usage_in_bytes"))
 	if err != nil {
 		return err
@@ -535,14 +540,30 @@ func (w *watcher) addV1(ctx context.Context, c *watched) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		tfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+		if err != nil {
+			return fmt.Errorf("cgroup: eventfd: %w", err)
+		}
+		c.fds = append(c.fds, tfd)
 		at := int64(f * float64(c.last.Limit.Bytes))
-		c.above[i] = c.last.Usage.Known && int64(c.last.Usage.Bytes) >= at
 		if err := r.register(tfd, ufd, "memory.usage_in_bytes", strconv.FormatInt(at, 10)); err != nil {
 			return err
 		}
+		// The kernel placed the usage against the threshold when it
+		// registered it; the closest read of that is the one right after.
+		c.above[i] = c.last.Usage.Known && int64(c.last.Usage.Bytes) >= at
+		var b [32]byte
+		if n, err := unix.Pread(ufd, b[:], 0); err == nil {
+			if usage, err := parseUint(bytes.TrimSpace(b[:n])); err == nil {
+				c.above[i] = int64(usage) >= at
+			}
+		}
+		c.thrFDs = append(c.thrFDs, tfd)
+		if err := w.poll(tfd); err != nil {
+			return err
+		}
 	}
-	c.thrFD = tfd
-	return w.poll(tfd)
+	return nil
 }
 
 func (w *watcher) addV2(c *watched) error {
@@ -634,12 +655,14 @@ func (w *watcher) loop(ctx context.Context, out chan<- Event) {
 				if c == nil || c.removed {
 					continue
 				}
-				_, _ = unix.Read(fd, buf[:8]) // reset the eventfd counter
-				if fd == c.thrFD {
+				if slices.Contains(c.thrFDs, fd) {
 					w.thresholds(ctx, c, out)
-				} else {
-					w.emit(ctx, c, EventOOM, out)
+					continue
 				}
+				_, _ = unix.Read(fd, buf[:8]) // reset the eventfd counter
+				// Crossings that came before the OOM are reported before it.
+				w.thresholds(ctx, c, out)
+				w.emit(ctx, c, EventOOM, out)
 			}
 		}
 		w.recheck(ctx, out)
@@ -699,27 +722,41 @@ func (w *watcher) inotifyEvents(ctx context.Context, buf []byte, out chan<- Even
 	}
 }
 
-// thresholds reports the fractions of the limit the usage crossed upward
-// since the last look (v1 thresholds fire both ways, and one eventfd
-// serves them all).
+// thresholds reads the counters of c's threshold eventfds and reports, in
+// rising order, each fraction of the limit the usage crossed upward since
+// the last read, though it may be back under it by now (after a kill). A
+// counter is the number of crossings either way; from below, one or more
+// include a rise, from above two or more.
 func (w *watcher) thresholds(ctx context.Context, c *watched, out chan<- Event) {
+	var rose []float64
+	for i, fd := range c.thrFDs {
+		var b [8]byte
+		if n, err := unix.Read(fd, b[:]); err != nil || n != 8 {
+			continue // nothing since the last read (EAGAIN)
+		}
+		crossings := binary.NativeEndian.Uint64(b[:])
+		if crossings >= 2 || (crossings == 1 && !c.above[i]) {
+			rose = append(rose, w.cfg.fractions[i])
+		}
+		if crossings%2 == 1 {
+			c.above[i] = !c.above[i]
+		}
+	}
+	if len(rose) == 0 {
+		return
+	}
 	snap, err := c.cg.Snapshot()
 	if err != nil {
-		w.emit(ctx, c, EventThreshold, out) // reports the error or the removal
+		// Removal signals every eventfd too: emit reports the removal
+		// or the error, and no crossing.
+		w.emit(ctx, c, EventThreshold, out)
 		return
 	}
 	if pids, err := c.cg.PIDs(); err == nil {
 		c.known = c.present(pids)
 	}
-	if !snap.Limit.Set() || !snap.Usage.Known {
-		return
-	}
-	for i, f := range w.cfg.fractions {
-		above := float64(snap.Usage.Bytes) >= f*float64(snap.Limit.Bytes)
-		if above && !c.above[i] {
-			send(ctx, out, Event{Kind: EventThreshold, Path: c.cg.path, Time: snap.Time, Monotonic: monotonic(), Snapshot: snap, Fraction: f})
-		}
-		c.above[i] = above
+	for _, f := range rose {
+		send(ctx, out, Event{Kind: EventThreshold, Path: c.cg.path, Time: snap.Time, Monotonic: monotonic(), Snapshot: snap, Fraction: f})
 	}
 }
 

@@ -65,15 +65,15 @@ func TestRealWatchCancelWhileArming(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 }
 
-// TestRealWatchDescriptors: a v1 cgroup costs three descriptors with
-// thresholds, two without (it was six), as the doc says.
+// TestRealWatchDescriptors: a v1 cgroup costs two descriptors and one per
+// threshold (four with the default two), as the doc says.
 func TestRealWatchDescriptors(t *testing.T) {
 	fs := realFS(t)
 	paths := fleet(t, 20)
 	for _, tc := range []struct {
 		opts []cgroup.WatchOption
 		per  int
-	}{{nil, 3}, {[]cgroup.WatchOption{cgroup.WithThresholds()}, 2}} {
+	}{{nil, 4}, {[]cgroup.WatchOption{cgroup.WithThresholds()}, 2}, {[]cgroup.WatchOption{cgroup.WithThresholds(0.5, 0.7, 0.9)}, 5}} {
 		before := openFDs(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		events, err := fs.Watch(ctx, paths, tc.opts...)

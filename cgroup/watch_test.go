@@ -66,6 +66,61 @@ func TestRealWatchThresholdThenKillThenRemoval(t *testing.T) {
 		"no descriptor or goroutine left: fds %d -> %d, goroutines %d -> %d", fdsBefore, openFDs(t), gBefore, runtime.NumGoroutine())
 }
 
+// TestRealWatchLateLook: the climb, the kill and the victim's exit all
+// happen while the watch is held back (its channel full and unread), as a
+// loaded machine can hold it for a few tens of milliseconds. Both
+// crossings are still reported, before the kill: the kernel counted them,
+// though the usage is back under both fractions when they are read. (A
+// watch that went by the usage it read then reported none: CI saw the 0.9
+// one missed after a 20 ms-step climb.)
+func TestRealWatchLateLook(t *testing.T) {
+	fs := realFS(t)
+	hog := testenv.MemHog(t)
+	parent := testenv.NewCgroup(t, nil, "late")
+	c := testenv.NewCgroup(t, parent, "climb")
+	c.SetLimit(32 << 20)
+	paths := []string{c.Path}
+	var fillers []*testenv.Cgroup
+	for i := range 70 {
+		f := testenv.NewCgroup(t, parent, fmt.Sprintf("filler%d", i))
+		fillers = append(fillers, f)
+		paths = append(paths, f.Path)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	events, err := fs.Watch(ctx, paths)
+	require.NoError(t, err)
+	for _, f := range fillers { // 70 removals: more than the channel holds
+		require.NoError(t, os.Remove(f.Dir))
+	}
+	require.Eventually(t, func() bool { return len(events) == cap(events) }, 10*time.Second, 5*time.Millisecond, "the watch is held back")
+	c.Run(hog, "-total", "200MiB")
+	data, err := os.ReadFile(filepath.Join(c.Dir, "memory.usage_in_bytes"))
+	require.NoError(t, err)
+	var usage uint64
+	_, err = fmt.Sscan(string(data), &usage)
+	require.NoError(t, err)
+	require.Less(t, usage, uint64(32<<20)*8/10, "the usage is back under both fractions before the watch looks")
+	var kinds []cgroup.EventKind
+	var fracs []float64
+	for e := range events {
+		if e.Path != c.Path {
+			continue
+		}
+		require.NoError(t, e.Err)
+		kinds = append(kinds, e.Kind)
+		if e.Kind == cgroup.EventThreshold {
+			fracs = append(fracs, e.Fraction)
+		}
+		if e.Kind == cgroup.EventOOM {
+			assert.Equal(t, uint64(1), e.Delta.OOMKills().N)
+			break
+		}
+	}
+	assert.Equal(t, []float64{0.8, 0.9}, fracs, "both crossings, in order: %v", kinds)
+	assert.Equal(t, []cgroup.EventKind{cgroup.EventThreshold, cgroup.EventThreshold, cgroup.EventOOM}, kinds)
+}
+
 func TestRealWatchBurst(t *testing.T) {
 	fs := realFS(t)
 	hog := testenv.MemHog(t)

@@ -136,7 +136,7 @@ func (r *Recommender) Recommend() (Recommendation, error) {
 			src += fmt.Sprintf(" (the %s peak is forgotten: peaks fade after %.0f half-lives, the half-life now %s)", mibs(r.maxWS), tu.Forget, time.Duration(r.halfLife(span)).Round(time.Millisecond))
 		}
 	}
-	grow, window := r.growth()
+	grow, window, rose := r.growth()
 	grown := "peak" // what the growth test read
 	if r.hasNR {
 		grown = "non-reclaimable peak"
@@ -154,12 +154,14 @@ func (r *Recommender) Recommend() (Recommendation, error) {
 		}
 		limit = math.Max(limit, r.maxWS*(1+margin)+rec.Leak.BytesPerHour*hz.Hours())
 		src += fmt.Sprintf("; leak of %s/h provisioned for %s, no longer", mibs(rec.Leak.BytesPerHour), hz.Round(time.Millisecond))
-	} else if rise := p * (1 - 1/grow); grow > 1 && (p+rise)*(1+tu.Margin) > limit {
+	} else if rise := growthRise(p, grow, rose); grow > 1 && p*(1+tu.Margin)+rise > limit {
 		// The rise of the peak over the growth window is provisioned once
 		// more, added (not multiplied: a step from 40 to 100 MiB asks for
 		// 160, not 250). It takes the place of the short-history widening,
-		// which covers the same unknown.
-		limit = (p + rise) * (1 + tu.Margin)
+		// which covers the same unknown. The margin is headroom over the
+		// peak seen, as in the leak's provision above: the rise is added
+		// to it, not margined again as if it were a peak seen.
+		limit = p*(1+tu.Margin) + rise
 		src += fmt.Sprintf("; +%s: the %s rose x%.2f over the last %s, provisioned once more", mibs(rise), grown, grow, window.Round(time.Millisecond))
 	}
 
@@ -267,10 +269,28 @@ func hoursString(h float64) string {
 }
 
 // growth compares the peak of the last GrowthWindow of the history with the
-// peak before it: their ratio (at least 1), and the window.
-func (r *Recommender) growth() (float64, time.Duration) { return r.growthOf(true) }
+// peak before it: their ratio (at least 1), the window, and the rise in
+// bytes (the later peak less the earlier, at least 0).
+func (r *Recommender) growth() (float64, time.Duration, float64) { return r.growthOf(true) }
 
-func (r *Recommender) growthOf(open bool) (float64, time.Duration) {
+// growthRise is the rise the growth test provisions once more above p, the
+// largest remembered peak: the rise in bytes of the peaks the test reads
+// (non-reclaimable memory when known), not their ratio applied to p. The
+// two agree when p is the level the test saw; when p stands above it (a
+// spike that is over, or page cache above the non-reclaimable level)
+// scaling the ratio onto p would provision growth that was never seen: a
+// level that rose from 8 to 40 MiB under 60 MiB spikes rose 32 MiB, not
+// 48. It is never more than the ratio applied to p, and with no earlier
+// peak (an infinite ratio) it is p.
+func growthRise(p, grow, rose float64) float64 {
+	rise := p * (1 - 1/grow)
+	if math.IsInf(grow, 1) {
+		return rise
+	}
+	return math.Min(rise, rose)
+}
+
+func (r *Recommender) growthOf(open bool) (float64, time.Duration, float64) {
 	span := float64(r.last-r.first) / 1e9
 	w := span * r.opt.tune.GrowthWindow
 	var buf [17]point
@@ -294,11 +314,11 @@ func (r *Recommender) growthOf(open bool) (float64, time.Duration) {
 	d := time.Duration(w * 1e9)
 	if before <= 0 {
 		if r.n >= 2 && after > 0 {
-			return math.Inf(1), d
+			return math.Inf(1), d, after
 		}
-		return 1, d
+		return 1, d, 0
 	}
-	return math.Max(1, after/before), d
+	return math.Max(1, after/before), d, math.Max(0, after-before)
 }
 
 // leak returns the leak in the interval minima of non-reclaimable memory

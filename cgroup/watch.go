@@ -182,9 +182,9 @@ type watched struct {
 // v2 uses inotify on memory.events and cgroup.events. Every wake-up is
 // reconciled against the counters. Descriptors held per cgroup: v1 two
 // (the OOM eventfd, memory.oom_control) and one eventfd per threshold,
-// four with the default thresholds, v2 one (memory.events; the inotify instance is
-// shared); plus three for the whole watch (epoll, a wake-up pipe) and an
-// inotify instance on v2 or with WithChildrenOf.
+// four with the default thresholds; v2 one (memory.events; the inotify
+// instance is shared); plus three for the whole watch (epoll, a wake-up
+// pipe) and an inotify instance on v2 or with WithChildrenOf.
 //
 // Registering a v1 threshold costs the kernel an RCU grace period (10-30 ms
 // of waiting, little CPU), so Watch registers many cgroups side by side: a

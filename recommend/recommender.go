@@ -76,9 +76,10 @@ type Recommender struct {
 
 	// trend holds interval minima of non-reclaimable usage (or working
 	// set) for the leak test, peaks the interval peaks of non-reclaimable
-	// memory (the working set when that is unknown) for the growth test: up to len points each, each the minimum (or
-	// maximum) of stride intervals; when full, neighbours merge and the
-	// stride doubles, so they cover the whole history in bounded memory.
+	// memory (the working set when that is unknown) for the growth test:
+	// up to len points each, each the minimum (or maximum) of stride
+	// intervals; when full, neighbours merge and the stride doubles, so
+	// they cover the whole history in bounded memory.
 	trend, peaks series
 
 	ooms    [4]kill

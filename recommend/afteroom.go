@@ -12,11 +12,12 @@ import (
 // and nothing else is known of it: what a Recommender given only that kill
 // recommends (afterkill.Limit). A kill out of a settled history is a jump
 // of unknown size: the need is taken as Tuning.OOMJump above the larger of
-// the two (twice it), plus the margin (+10%). A Recommender with the
+// the two (four times it), plus the margin (+10%). A Recommender with the
 // container's history applies the same rule with more evidence: a kill
 // while usage was growing is taken as Tuning.OOMBump (+20%) above the
-// limit, each other kill still remembered multiplies the excess by 4, and
-// the excess decays with the history's half-life towards what the
+// limit, unless another kill is still remembered (then it is a jump again,
+// four times the limit it hit, so repeated kills back off geometrically),
+// and the excess decays with the history's half-life towards what the
 // container is then seen to use. oom's remedies use it so that a diagnosis
 // and a recommendation never disagree on the size after a kill.
 func LimitAfterOOM(limit, usage cgroup.Bytes) cgroup.Bytes { return afterkill.Limit(limit, usage) }

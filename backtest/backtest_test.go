@@ -79,9 +79,11 @@ func TestSensitivity(t *testing.T) {
 	t.Logf("oomkit with one constant moved (floorless VPA: %d kills, %.1f%% slack):\n%s", nk, 100*ns, b.String())
 	for _, p := range ps {
 		met := p.WorseThanFloorless == 0 && 2*p.Kills <= nk && p.Slack <= 0.75*ns
+		assert.Equal(t, met, p.Met, "%s x%g: Met", p.Constant, p.Factor)
+		assert.Len(t, p.KillsAt, p.Kills, "%s x%g: a place for each kill", p.Constant, p.Factor)
 		if !met {
-			t.Logf("MISSED %s x%g: %d kills (half the floorless VPA's: %d), %.1f%% slack (3/4 of its: %.1f%%), %d traces worse than it",
-				p.Constant, p.Factor, p.Kills, nk/2, 100*p.Slack, 75*ns, p.WorseThanFloorless)
+			t.Logf("MISSED %s x%g: %d kills (half the floorless VPA's: %d), %.1f%% slack (3/4 of its: %.1f%%), %d traces worse than it; kills at %s",
+				p.Constant, p.Factor, p.Kills, nk/2, 100*p.Slack, 75*ns, p.WorseThanFloorless, strings.Join(p.KillsAt, " "))
 		}
 		if strict() {
 			assert.True(t, met, "%s x%g", p.Constant, p.Factor)

@@ -1,6 +1,7 @@
 package backtest
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"reflect"
@@ -104,16 +105,31 @@ type Perturbation struct {
 	// WorseThanFloorless counts traces where oomkit has more kills than
 	// the floorless VPA.
 	WorseThanFloorless int `json:"worse_than_floorless"`
+	// Met says whether the row meets all three of the issue's targets (see
+	// Table.Figures): no trace worse than the floorless VPA, at most half
+	// its kills, at most three quarters of its mean slack.
+	Met bool `json:"met"`
+	// KillsAt lists the kills, each as trace@time since the trace's start.
+	KillsAt []string `json:"kills_at"`
 }
 
 // Sensitivity replays oomkit with each Tuning constant moved by each
 // factor (e.g. 0.75 and 1.25), the others at their defaults; integer
 // constants are rounded. base is the table with the defaults (for the
-// floorless VPA's kills per trace).
+// floorless VPA's kills and slack).
 func Sensitivity(trs []Trace, base Table, factors ...float64) ([]Perturbation, error) {
-	def := recommend.DefaultTuning()
+	return SensitivityOf(trs, base, recommend.DefaultTuning(), factors...)
+}
+
+// SensitivityOf is Sensitivity around the constants def instead of the
+// defaults: each moved by each factor, the others at def.
+func SensitivityOf(trs []Trace, base Table, def recommend.Tuning, factors ...float64) ([]Perturbation, error) {
 	v := reflect.ValueOf(def)
 	nf := base.Index("vpa-no-floor")
+	if nf < 0 {
+		return nil, errors.New("backtest: the base table has no vpa-no-floor column")
+	}
+	nk, ns := base.Total(nf)
 	var out []Perturbation
 	for i := range v.NumField() {
 		for _, f := range factors {
@@ -147,7 +163,11 @@ func Sensitivity(trs []Trace, base Table, factors ...float64) ([]Perturbation, e
 				if r.Kills > base.Results[j][nf].Kills {
 					p.WorseThanFloorless++
 				}
+				for _, k := range r.KillLog {
+					p.KillsAt = append(p.KillsAt, fmt.Sprintf("%s@%s", tr.Name, k.At.Round(100*time.Millisecond)))
+				}
 			}
+			p.Met = p.WorseThanFloorless == 0 && 2*p.Kills <= nk && p.Slack <= 0.75*ns
 			out = append(out, p)
 		}
 	}
@@ -156,9 +176,9 @@ func Sensitivity(trs []Trace, base Table, factors ...float64) ([]Perturbation, e
 
 // WriteSensitivity writes the perturbation table.
 func WriteSensitivity(w io.Writer, ps []Perturbation) {
-	fmt.Fprintf(w, "| constant | x | kills | mean slack | traces worse than floorless VPA |\n|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "| constant | x | kills | mean slack | traces worse than floorless VPA | targets |\n|---|---|---|---|---|---|\n")
 	for _, p := range ps {
-		fmt.Fprintf(w, "| %s | %g | %d | %.1f%% | %d |\n", p.Constant, p.Factor, p.Kills, 100*p.Slack, p.WorseThanFloorless)
+		fmt.Fprintf(w, "| %s | %g | %d | %.1f%% | %d | %s |\n", p.Constant, p.Factor, p.Kills, 100*p.Slack, p.WorseThanFloorless, map[bool]string{true: "met", false: "missed"}[p.Met])
 	}
 }
 

@@ -41,7 +41,7 @@ func (r *recorder) Killed(t time.Time, limit float64) {
 type recording struct{ runs [][]*recorder }
 
 func (rc *recording) make() ([]backtest.Strategy, error) {
-	ss, err := backtest.Strategies()
+	ss, err := backtest.Strategies(oomkitOptions()...)
 	if err != nil {
 		return nil, err
 	}

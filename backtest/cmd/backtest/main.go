@@ -10,6 +10,7 @@
 //	go run ./cmd/backtest -json                          results as JSON
 //	go run ./cmd/backtest -html backtest.html            also a chart per trace: each strategy's applied limit and kills
 //	go run ./cmd/backtest -kill-on-working-set           count a kill at any working set above the limit (page cache included)
+//	go run ./cmd/backtest -tuning Margin=0.14 -sensitivity   oomkit with other constants (recommend.Tuning), and ±25% around them
 //
 // A kill is a sample whose need, what reclaim cannot free (usage minus page
 // cache when the trace records them, else the working set), is above the
@@ -22,11 +23,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/oomkit/oomkit/backtest"
+	"github.com/oomkit/oomkit/recommend"
 )
 
 func main() {
@@ -37,6 +43,7 @@ func main() {
 	sens := flag.Bool("sensitivity", false, "also move each constant of oomkit's rule by ±25%")
 	wsk := flag.Bool("kill-on-working-set", false, "count a kill whenever the working set is above the limit, as if the kernel could not reclaim page cache")
 	html := flag.String("html", "", "also write, per trace, each strategy's applied limit and its kills as a chart to this HTML file (offline, self-contained)")
+	tuning := flag.String("tuning", "", "replay oomkit with these constants of its rule instead of the defaults: Name=value[,Name=value...], names as in recommend.Tuning (e.g. Margin=0.14,MaxHalfLife=12h)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "backtest: unexpected argument %q (traces are given with -csv FILE[,FILE...])\n", flag.Arg(0))
@@ -50,6 +57,14 @@ func main() {
 	}
 	htmlFile = *html
 	wsKills = *wsk
+	if *tuning != "" {
+		tu, err := parseTuning(*tuning)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "backtest:", err)
+			os.Exit(2)
+		}
+		tune = &tu
+	}
 	if err := run(os.Stdout, *recorded, *corpus, *csvs, *asJSON, *sens); err != nil {
 		fmt.Fprintln(os.Stderr, "backtest:", err)
 		os.Exit(1)
@@ -61,6 +76,67 @@ var htmlFile string
 
 // wsKills is -kill-on-working-set.
 var wsKills bool
+
+// tune is -tuning: oomkit's constants (nil for the defaults).
+var tune *recommend.Tuning
+
+// oomkitOptions returns the options oomkit is replayed with.
+func oomkitOptions() []recommend.Option {
+	if tune == nil {
+		return nil
+	}
+	return []recommend.Option{recommend.WithTuning(*tune)}
+}
+
+// parseTuning reads -tuning: Name=value pairs, comma-separated, each a
+// field of recommend.Tuning (a number, or a duration such as 12h), the
+// others at their defaults. The result is validated as recommend.New
+// validates it.
+func parseTuning(s string) (recommend.Tuning, error) {
+	tu := recommend.DefaultTuning()
+	v := reflect.ValueOf(&tu).Elem()
+	for _, kv := range strings.Split(s, ",") {
+		name, val, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || name == "" || val == "" {
+			return tu, fmt.Errorf("-tuning %q: %q is not Name=value", s, kv)
+		}
+		sf, ok := v.Type().FieldByName(name)
+		if !ok || !sf.IsExported() {
+			var names []string
+			for i := range v.NumField() {
+				names = append(names, v.Type().Field(i).Name)
+			}
+			return tu, fmt.Errorf("-tuning %q: no constant %q (the constants: %s)", s, name, strings.Join(names, ", "))
+		}
+		f := v.FieldByIndex(sf.Index)
+		switch {
+		case f.Type() == reflect.TypeFor[time.Duration]():
+			d, err := time.ParseDuration(val)
+			if err != nil {
+				return tu, fmt.Errorf("-tuning %q: %s: %w", s, name, err)
+			}
+			f.SetInt(int64(d))
+		case f.Kind() == reflect.Float64:
+			x, err := strconv.ParseFloat(val, 64)
+			if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+				return tu, fmt.Errorf("-tuning %q: %s: %q is not a finite number", s, name, val)
+			}
+			f.SetFloat(x)
+		case f.Kind() == reflect.Int:
+			n, err := strconv.Atoi(val)
+			if err != nil {
+				return tu, fmt.Errorf("-tuning %q: %s: %q is not a whole number", s, name, val)
+			}
+			f.SetInt(int64(n))
+		default:
+			return tu, fmt.Errorf("-tuning %q: %s has a type (%s) the flag cannot set", s, name, f.Type())
+		}
+	}
+	if _, err := recommend.New(recommend.WithTuning(tu)); err != nil {
+		return tu, fmt.Errorf("-tuning %q: %w", s, err)
+	}
+	return tu, nil
+}
 
 func run(w io.Writer, recorded, corpus, csvs string, asJSON, sens bool) error {
 	var trs []backtest.Trace
@@ -93,7 +169,7 @@ func run(w io.Writer, recorded, corpus, csvs string, asJSON, sens bool) error {
 		trs = backtest.WorkingSetKills(trs)
 		rule = "a kill: the working set above the limit (-kill-on-working-set)"
 	}
-	mk := func() ([]backtest.Strategy, error) { return backtest.Strategies() }
+	mk := func() ([]backtest.Strategy, error) { return backtest.Strategies(oomkitOptions()...) }
 	rc := &recording{}
 	if htmlFile != "" {
 		mk = rc.make
@@ -109,7 +185,11 @@ func run(w io.Writer, recorded, corpus, csvs string, asJSON, sens bool) error {
 	}
 	var ps []backtest.Perturbation
 	if sens {
-		if ps, err = backtest.Sensitivity(trs, tab, 0.75, 1.25); err != nil {
+		def := recommend.DefaultTuning()
+		if tune != nil {
+			def = *tune
+		}
+		if ps, err = backtest.SensitivityOf(trs, tab, def, 0.75, 1.25); err != nil {
 			return err
 		}
 	}
@@ -119,9 +199,14 @@ func run(w io.Writer, recorded, corpus, csvs string, asJSON, sens bool) error {
 		return enc.Encode(struct {
 			Table       backtest.Table          `json:"table"`
 			Sensitivity []backtest.Perturbation `json:"sensitivity,omitempty"`
-		}{tab, ps})
+			// Tuning is -tuning's constants; absent for the defaults.
+			Tuning *recommend.Tuning `json:"tuning,omitempty"`
+		}{tab, ps, tune})
 	}
 	fmt.Fprintf(w, "kills / mean slack (time-weighted slack); %d recomputations per trace, no warm-up; %s\n\n", backtest.Recomputations, rule)
+	if tune != nil {
+		fmt.Fprintf(w, "oomkit with -tuning (not its defaults): %+v\n\n", *tune)
+	}
 	tab.Markdown(w)
 	if sens {
 		fmt.Fprintln(w)

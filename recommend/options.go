@@ -35,6 +35,14 @@ type Tuning struct {
 	// give it (the working set's otherwise): page cache that grows is
 	// reclaimed before the kernel kills, so it is no growth of the need.
 	GrowthWindow float64
+	// GrowthHeld dates the level the growth test saw reached: from the
+	// start of the latest unbroken run of intervals within GrowthHeld of
+	// the rise of it (0.1: a tenth of the rise; a spike that reached it and
+	// fell back does not date it). The rise provisioned once more halves
+	// with each half-life the level has held since: a level that holds is
+	// a level, not a ramp, while a ramp that goes on has held only for as
+	// long as its last tenth took.
+	GrowthHeld float64
 	// ColdGrowth: while the peak (non-reclaimable, as for GrowthWindow) has
 	// grown more than this factor over the growth window (2: it doubled)
 	// the container is still starting and no limit is recommended yet,
@@ -82,6 +90,7 @@ func DefaultTuning() Tuning {
 		Confidence:          0.5,
 		ColdSamples:         8,
 		GrowthWindow:        0.5,
+		GrowthHeld:          0.1,
 		ColdGrowth:          2,
 		HalfLifeFraction:    0.25,
 		MaxHalfLife:         24 * time.Hour,
@@ -185,7 +194,7 @@ func WithMargin(m float64) Option {
 // sensitivity studies, not for fitting a trace.
 func WithTuning(t Tuning) Option {
 	return Option{func(o *options) error {
-		if !(t.Margin >= 0 && t.Margin <= 2) || t.Confidence < 0 || t.ColdSamples < 1 || !(t.GrowthWindow > 0 && t.GrowthWindow < 1) ||
+		if !(t.Margin >= 0 && t.Margin <= 2) || t.Confidence < 0 || t.ColdSamples < 1 || !(t.GrowthWindow > 0 && t.GrowthWindow < 1) || !(t.GrowthHeld > 0 && t.GrowthHeld < 1) ||
 			t.ColdGrowth <= 1 || !(t.HalfLifeFraction > 0) || t.MaxHalfLife < time.Second || !(t.Forget > 0) || t.OOMBump < 0 || t.OOMJump < 0 ||
 			!(t.IntervalsPerHistory >= 1) || !(t.LeakConsistency > 0.5 && t.LeakConsistency <= 1) || !(t.LeakGrowth > 0) || !(t.LeakHorizon > 0) {
 			return fmt.Errorf("recommend: tuning out of range: %+v", t)

@@ -186,10 +186,14 @@ func TestBadInput(t *testing.T) {
 	require.ErrorIs(t, r.AddOOM(t0, 0, cgroup.NoLimit()), ErrBadSample, "unlimited with no usage says nothing of the size")
 	require.ErrorIs(t, r.Add(cgroup.Sample{Time: t0.Add(2 * time.Minute)}), ErrBadSample, "neither working set nor usage")
 	assert.Equal(t, int64(1), r.Samples())
-	for _, o := range []Option{WithInterval(0), WithPercentile(math.NaN()), WithPercentile(2), WithMargin(-1), WithFloor(1), WithHost(0, 0, 0), WithHost(1<<30, 1<<30, 0), WithProfile("cobol"), WithHalfLife(time.Second / 2), WithLeakHorizon(0), WithTuning(Tuning{})} {
+	held := DefaultTuning()
+	held.GrowthHeld = 1 // a tenth of the rise is 0.1; the whole rise would date nothing
+	for _, o := range []Option{WithInterval(0), WithPercentile(math.NaN()), WithPercentile(2), WithMargin(-1), WithFloor(1), WithHost(0, 0, 0), WithHost(1<<30, 1<<30, 0), WithProfile("cobol"), WithHalfLife(time.Second / 2), WithLeakHorizon(0), WithTuning(Tuning{}), WithTuning(held)} {
 		_, err := New(o)
 		require.Error(t, err)
 	}
+	_, err = New(WithTuning(DefaultTuning()))
+	require.NoError(t, err, "the defaults are in range")
 }
 
 func TestStateSize(t *testing.T) {

@@ -136,7 +136,8 @@ func (r *Recommender) Recommend() (Recommendation, error) {
 			src += fmt.Sprintf(" (the %s peak is forgotten: peaks fade after %.0f half-lives, the half-life now %s)", mibs(r.maxWS), tu.Forget, time.Duration(r.halfLife(span)).Round(time.Millisecond))
 		}
 	}
-	grow, window, rose := r.growth()
+	gs := r.growth()
+	grow, window := gs.ratio, gs.window
 	grown := "peak" // what the growth test read
 	if r.hasNR {
 		grown = "non-reclaimable peak"
@@ -154,15 +155,22 @@ func (r *Recommender) Recommend() (Recommendation, error) {
 		}
 		limit = math.Max(limit, r.maxWS*(1+margin)+rec.Leak.BytesPerHour*hz.Hours())
 		src += fmt.Sprintf("; leak of %s/h provisioned for %s, no longer", mibs(rec.Leak.BytesPerHour), hz.Round(time.Millisecond))
-	} else if rise := growthRise(p, grow, rose); grow > 1 && p*(1+tu.Margin)+rise > limit {
+	} else if full, fade := growthRise(p, grow, gs.rise), gs.fade(r.halfLife(span)); grow > 1 && p*(1+tu.Margin)+full*fade > limit {
 		// The rise of the peak over the growth window is provisioned once
 		// more, added (not multiplied: a step from 40 to 100 MiB asks for
 		// 160, not 250). It takes the place of the short-history widening,
 		// which covers the same unknown. The margin is headroom over the
 		// peak seen, as in the leak's provision above: the rise is added
-		// to it, not margined again as if it were a peak seen.
+		// to it, not margined again as if it were a peak seen. A level
+		// that has held since it was reached is a level, not a ramp: the
+		// provision halves with each half-life it has held, as old peaks
+		// and kills fade.
+		rise := full * fade
 		limit = p*(1+tu.Margin) + rise
 		src += fmt.Sprintf("; +%s: the %s rose x%.2f over the last %s, provisioned once more", mibs(rise), grown, grow, window.Round(time.Millisecond))
+		if fade < 1 {
+			src += fmt.Sprintf(" (%.0f%% of the %s rise: the level has held for %s, %.1f half-lives)", 100*fade, mibs(full), gs.held.Round(time.Millisecond), float64(gs.held)/r.halfLife(span))
+		}
 	}
 
 	// An OOM says the need exceeded the limit by an unknown amount: the
@@ -268,10 +276,30 @@ func hoursString(h float64) string {
 	return time.Duration(h * float64(time.Hour)).Round(time.Second).String()
 }
 
-// growth compares the peak of the last GrowthWindow of the history with the
-// peak before it: their ratio (at least 1), the window, and the rise in
-// bytes (the later peak less the earlier, at least 0).
-func (r *Recommender) growth() (float64, time.Duration, float64) { return r.growthOf(true) }
+// growthSeen is what the growth test saw: the peak of the last
+// GrowthWindow of the history against the peak before it.
+type growthSeen struct {
+	ratio  float64       // later over earlier, at least 1 (+Inf with no earlier peak)
+	window time.Duration // the window
+	rise   float64       // the later peak less the earlier, bytes, at least 0
+	// held is how long the later level has held: since the start of the
+	// latest unbroken run of the window's intervals within
+	// Tuning.GrowthHeld of the rise of it (0 while only the open interval
+	// reaches it, or with no earlier peak).
+	held time.Duration
+}
+
+// fade is the share of the rise still provisioned once the level has held
+// for g.held: half for each half-life (hl, ns).
+func (g growthSeen) fade(hl float64) float64 {
+	if g.held <= 0 || hl <= 0 {
+		return 1
+	}
+	return math.Exp2(-float64(g.held) / hl)
+}
+
+// growth is the growth test, the open interval included.
+func (r *Recommender) growth() growthSeen { return r.growthOf(true) }
 
 // growthRise is the rise the growth test provisions once more above p, the
 // largest remembered peak: the rise in bytes of the peaks the test reads
@@ -290,7 +318,7 @@ func growthRise(p, grow, rose float64) float64 {
 	return math.Min(rise, rose)
 }
 
-func (r *Recommender) growthOf(open bool) (float64, time.Duration, float64) {
+func (r *Recommender) growthOf(open bool) growthSeen {
 	span := float64(r.last-r.first) / 1e9
 	w := span * r.opt.tune.GrowthWindow
 	var buf [17]point
@@ -314,11 +342,18 @@ func (r *Recommender) growthOf(open bool) (float64, time.Duration, float64) {
 	d := time.Duration(w * 1e9)
 	if before <= 0 {
 		if r.n >= 2 && after > 0 {
-			return math.Inf(1), d, after
+			return growthSeen{ratio: math.Inf(1), window: d, rise: after}
 		}
-		return 1, d, 0
+		return growthSeen{ratio: 1, window: d}
 	}
-	return math.Max(1, after/before), d, math.Max(0, after-before)
+	g := growthSeen{ratio: math.Max(1, after/before), window: d, rise: math.Max(0, after-before)}
+	// How long the level has held: the latest run of points within
+	// GrowthHeld of the rise of it, dated by the first of them.
+	reached := after - r.opt.tune.GrowthHeld*g.rise
+	for i := len(pts) - 1; i >= 0 && pts[i].t >= cut && float64(pts[i].v) >= reached; i-- {
+		g.held = time.Duration((span - float64(pts[i].t)) * 1e9)
+	}
+	return g
 }
 
 // leak returns the leak in the interval minima of non-reclaimable memory

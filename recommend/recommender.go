@@ -360,8 +360,7 @@ func (r *Recommender) AddOOM(t time.Time, usage cgroup.Bytes, limit cgroup.Limit
 	// bump over the growth window (closed intervals only: the open one
 	// holds what monitoring saw at the kill). A smaller rise is the noise
 	// of a settled history, and the kill a jump.
-	g, _, _ := r.growthOf(false)
-	jump := g < 1+r.opt.tune.OOMBump
+	jump := r.growthOf(false).ratio < 1+r.opt.tune.OOMBump
 	k := kill{t: t.UnixNano(), limit: float64(at), clock: float32(c), ancestor: !limit.Set(),
 		need: needAfterOOM(float64(at)+swap, float64(usage)+swap, recent, jump, r.opt.tune)}
 	r.ooms[r.oomNext] = k

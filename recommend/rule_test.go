@@ -11,6 +11,23 @@ import (
 	"github.com/oomkit/oomkit/cgroup"
 )
 
+// stepAt returns the recommendation for 600 s of samples, one a second, at
+// 40 MiB and from sample i at 70 MiB, and the limit in MiB.
+func stepAt(t *testing.T, i int) (Recommendation, float64) {
+	t.Helper()
+	r, err := New()
+	require.NoError(t, err)
+	add(t, r, t0, 600, time.Second, func(j int) cgroup.Bytes {
+		if j < i {
+			return 40 << 20
+		}
+		return 70 << 20
+	})
+	rec, err := r.Recommend()
+	require.NoError(t, err)
+	return rec, float64(rec.Memory.Bytes) / (1 << 20)
+}
+
 // A step from 40 to 70 MiB, just taken: the rise is provisioned once more
 // on top of the peak, not the growth ratio again (70 x 1.75 = 122.5 MiB +
 // 10%, the first round's rule). The rise is the non-reclaimable one (the
@@ -19,17 +36,7 @@ import (
 // The step is in the last interval, so it has held for no time: the whole
 // rise is provisioned.
 func TestGrowthRiseIsAdded(t *testing.T) {
-	r, err := New()
-	require.NoError(t, err)
-	add(t, r, t0, 600, time.Second, func(i int) cgroup.Bytes {
-		if i < 595 {
-			return 40 << 20
-		}
-		return 70 << 20
-	})
-	rec, err := r.Recommend()
-	require.NoError(t, err)
-	mib := float64(rec.Memory.Bytes) / (1 << 20)
+	rec, mib := stepAt(t, 595)
 	assert.InDelta(t, 70*1.1+27, mib, 1, "rise added: %s", rec.Memory.Rationale)
 	assert.Contains(t, rec.Memory.Rationale, "the non-reclaimable peak rose x1.75 over the last 4m59.5s, provisioned once more")
 	assert.NotContains(t, rec.Memory.Rationale, "has held")
@@ -41,17 +48,7 @@ func TestGrowthRiseIsAdded(t *testing.T) {
 // MiB, within an interval's 9.4 s of when the step is dated), but it is not
 // gone: the limit stays above the peak with its margin.
 func TestGrowthRiseFades(t *testing.T) {
-	r, err := New()
-	require.NoError(t, err)
-	add(t, r, t0, 600, time.Second, func(i int) cgroup.Bytes {
-		if i < 400 {
-			return 40 << 20
-		}
-		return 70 << 20
-	})
-	rec, err := r.Recommend()
-	require.NoError(t, err)
-	mib := float64(rec.Memory.Bytes) / (1 << 20)
+	rec, mib := stepAt(t, 400)
 	assert.GreaterOrEqual(t, mib, 70*1.1+27*math.Exp2(-210.0/150), rec.Memory.Rationale)
 	assert.LessOrEqual(t, mib, 70*1.1+27*math.Exp2(-190.0/150)+1, rec.Memory.Rationale)
 	assert.Contains(t, rec.Memory.Rationale, "of the 27MiB rise: the level has held for 3m")

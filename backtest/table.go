@@ -105,8 +105,8 @@ type Perturbation struct {
 	// WorseThanFloorless counts traces where oomkit has more kills than
 	// the floorless VPA.
 	WorseThanFloorless int `json:"worse_than_floorless"`
-	// Met says whether the row meets all three of the issue's targets (see
-	// Table.Figures): no trace worse than the floorless VPA, at most half
+	// Met says whether the row meets all three of the issue's targets, as
+	// Table.Figures reads them: no trace worse than the floorless VPA, at most half
 	// its kills, at most three quarters of its mean slack.
 	Met bool `json:"met"`
 	// KillsAt lists the kills, each as trace@time since the trace's start.
@@ -167,7 +167,8 @@ func SensitivityOf(trs []Trace, base Table, def recommend.Tuning, factors ...flo
 					p.KillsAt = append(p.KillsAt, fmt.Sprintf("%s@%s", tr.Name, k.At.Round(100*time.Millisecond)))
 				}
 			}
-			p.Met = p.WorseThanFloorless == 0 && 2*p.Kills <= nk && p.Slack <= 0.75*ns
+			m := targets(p.WorseThanFloorless, p.Kills, p.Slack, nk, ns)
+			p.Met = m[0] && m[1] && m[2]
 			out = append(out, p)
 		}
 	}
@@ -203,9 +204,17 @@ func (t Table) Figures() []Figure {
 	}
 	ok, os := t.Total(ours)
 	nk, ns := t.Total(nf)
+	m := targets(len(worse), ok, os, nk, ns)
 	return []Figure{
-		{"on every trace no more kills than the floorless VPA", len(worse) == 0, fmt.Sprintf("%d traces worse: %s", len(worse), strings.Join(worse, ", "))},
-		{"in all at most half the floorless VPA's kills", 2*ok <= nk, fmt.Sprintf("%d kills against %d", ok, nk)},
-		{"mean slack at most 3/4 of the floorless VPA's", os <= 0.75*ns, fmt.Sprintf("%.1f%% against %.1f%% (3/4: %.1f%%)", 100*os, 100*ns, 75*ns)},
+		{"on every trace no more kills than the floorless VPA", m[0], fmt.Sprintf("%d traces worse: %s", len(worse), strings.Join(worse, ", "))},
+		{"in all at most half the floorless VPA's kills", m[1], fmt.Sprintf("%d kills against %d", ok, nk)},
+		{"mean slack at most 3/4 of the floorless VPA's", m[2], fmt.Sprintf("%.1f%% against %.1f%% (3/4: %.1f%%)", 100*os, 100*ns, 75*ns)},
 	}
+}
+
+// targets checks the three targets, in Figures' order, for oomkit's
+// results (traces worse than the floorless VPA, kills, mean slack) against
+// the floorless VPA's totals (nk kills, ns mean slack).
+func targets(worse, kills int, slack float64, nk int, ns float64) [3]bool {
+	return [3]bool{worse == 0, 2*kills <= nk, slack <= 0.75*ns}
 }

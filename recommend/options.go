@@ -49,8 +49,9 @@ type Tuning struct {
 	// unless it was ever OOM-killed (a container known to need a limit
 	// keeps one).
 	ColdGrowth float64
-	// HalfLifeFraction is the half-life of old peaks and kills as a share
-	// of the history so far (0.25), at most MaxHalfLife (24 h).
+	// HalfLifeFraction is the half-life of old peaks, kills and held
+	// rises (GrowthHeld) as a share of the history so far (0.25), at most
+	// MaxHalfLife (24 h).
 	HalfLifeFraction float64
 	MaxHalfLife      time.Duration
 	// Forget is how many half-lives a peak held for one interval, or a
